@@ -1,0 +1,59 @@
+# deeplog-mc: every command a user or CI needs. `make pipeline` and `make test` set up .venv themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# extra arguments for `deeplog-mc run`, e.g. make pipeline ARGS="-p dataset hdfs --name hdfs"
+ARGS ?=
+
+.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs
+
+help:
+	@echo "make pipeline   set up .venv, run the whole pipeline on the default (synthetic) data into runs/<timestamp>"
+	@echo "make test       set up .venv, check notebooks/package sync, run every notebook and every test"
+	@echo "make lab        JupyterLab on the project"
+	@echo "make bench      deeplog-mc bench on HDFS, writing bench/bench.json"
+	@echo "make export     nbdev_clean + nbdev_export (after editing notebooks)"
+
+# torch first, from the local CPU wheel: a plain `torch` requirement would pull a multi-GB CUDA build
+$(STAMP): setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+pipeline: venv
+	$(BIN)/deeplog-mc run $(ARGS)
+
+test: venv sync-check nbtest pytest
+
+# nbdev_clean + nbdev_export must not change anything: notebooks and deeplog_mc/ agree.
+# In CI (a fresh clone) the tree must also be clean afterwards.
+sync-check: venv
+	@before="$$(git status --porcelain; git diff | md5sum)"; \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export; \
+	after="$$(git status --porcelain; git diff | md5sum)"; \
+	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_clean/nbdev_export changed files: notebooks and deeplog_mc/ disagree"; git status --porcelain; exit 1; fi; \
+	if [ -n "$$CI" ] && [ -n "$$(git status --porcelain)" ]; then echo "FAIL: git status --porcelain not empty after nbdev_clean + nbdev_export"; git status --porcelain; exit 1; fi; \
+	echo "sync-check: notebooks and package agree"
+
+nbtest: venv
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+pytest: venv
+	$(BIN)/python -m pytest tests
+
+lab: venv
+	$(BIN)/jupyter lab --no-browser --allow-root --notebook-dir=.
+
+bench: venv
+	$(BIN)/deeplog-mc bench --out bench/bench.json $(ARGS)
+
+export: venv
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,71 @@
+"The papermill runner: parameters reach their stage, unknown ones fail, --resume skips, failures stop the run."
+import json, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from deeplog_mc.pipeline import StageFailed, main, resolve_parameters, run_pipeline, stage_notebooks
+
+SMALL = {'n_train': 40, 'n_test_normal': 20, 'n_per_type': 3}
+
+
+def metrics(run):
+    return json.loads((run/'metrics.json').read_text())
+
+
+def test_a_parameter_reaches_its_stage(tmp_path):
+    run = run_pipeline('r', tmp_path, 'quick', params={**SMALL, 'n_train': 37}, stages=['00_data'], progress=False, report=False)
+    assert metrics(run)['data']['sources']['train'] == 37
+    params = json.loads((run/'params.json').read_text())
+    assert params['stages']['00_data']['n_train'] == 37 and 'run_dir' not in params['stages']['00_data']
+    nb = json.loads((run/'notebooks'/'00_data.ipynb').read_text())
+    injected = [c for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])]
+    assert injected and 'n_train = 37' in ''.join(injected[0]['source'])
+
+
+def test_config_file_and_precedence(tmp_path):
+    cfg = tmp_path/'run.yaml'; cfg.write_text('n_train: 41\nn_test_normal: 20\nn_per_type: 3\nseed: 5\n')
+    resolved, _ = resolve_parameters(stage_notebooks(['00_data']), 'full', {'n_train': 41, 'seed': 5}, {'seed': 6})
+    assert resolved['n_train'] == 41 and resolved['seed'] == 6
+    run = run_pipeline('c', tmp_path, 'quick', config=cfg, stages=['00_data'], progress=False, report=False)
+    assert metrics(run)['data']['sources']['train'] == 41
+
+
+def test_unknown_parameter_fails_and_lists_known_ones(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(['run', '--runs-dir', str(tmp_path), '--stages', '00_data', '-p', 'n_trian', '5'])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert 'unknown parameter(s) n_trian' in err and 'n_train' in err and 'dataset' in err
+    assert not any(tmp_path.iterdir())                     # nothing half-written
+
+
+def test_resume_skips_done_stages(tmp_path):
+    kw = dict(params=SMALL, stages=['00_data'], progress=False, report=False)
+    run = run_pipeline('x', tmp_path, 'quick', **kw)
+    stamp = (run/'data'/'sessions.parquet').stat().st_mtime_ns
+    logs = []; run_pipeline('x', tmp_path, 'quick', resume=True, log=logs.append, **kw)
+    assert logs == ['[00_data] unchanged, skipped (--resume)']
+    assert (run/'data'/'sessions.parquet').stat().st_mtime_ns == stamp
+    (run/'data'/'vocab.json').unlink()                     # an incomplete stage runs again
+    logs = []; run_pipeline('x', tmp_path, 'quick', resume=True, log=logs.append, **kw)
+    assert logs[0].startswith('[00_data] running') and (run/'data'/'vocab.json').is_file()
+
+
+def test_a_failing_stage_stops_with_its_name_and_error(tmp_path):
+    with pytest.raises(StageFailed) as e:
+        run_pipeline('f', tmp_path, 'quick', params={**SMALL, 'dataset': 'no_such_dataset'}, stages=['00_data'], progress=False, report=False)
+    assert e.value.stage == '00_data' and "unknown dataset 'no_such_dataset'" in str(e.value)
+    st = metrics(tmp_path/'f')['stages']['00_data']
+    assert st['status'] == 'failed' and 'no_such_dataset' in st['error']
+
+
+def test_cli_run_writes_the_run_folder(tmp_path):
+    exe = Path(sys.executable).parent/'deeplog-mc'
+    r = subprocess.run([str(exe), 'run', '--name', 'cli', '--runs-dir', str(tmp_path), '--preset', 'quick', '--stages', '00_data',
+                        '-p', 'n_train', '30', '-p', 'n_test_normal', '20', '-p', 'n_per_type', '3'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path/'cli'
+    for f in ('params.json', 'metrics.json', 'report.html', 'notebooks/00_data.ipynb', 'data/sessions.parquet'):
+        assert (run/f).is_file(), f
+    assert 'report:' in r.stdout and '"sessions"' in r.stdout
