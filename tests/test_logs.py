@@ -1,0 +1,122 @@
+"Raw logs: parsing with Drain3, sessions, dataset YAML files, malformed lines, unseen templates."
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from deeplog_mc.data import UNK, DataError, load_dataset, prepare_data, load_sessions
+from deeplog_mc.logs import (BUILTIN_SPECS, UNSEEN_KEY, LogParser, check_grouping, format_regex, grouping_accuracy, load_spec,
+                             read_log_lines, sessions_by_window)
+
+FMT = '<Date> <Time> <Level> <Component>: <Content>'
+
+
+def app_log(d: Path, bad=True):
+    lines = [f'2024-01-01 10:00:{i:02d} INFO svc: open session req-{i % 6} from 10.0.0.{i}' for i in range(12)]
+    lines += [f'2024-01-01 10:01:{i:02d} INFO svc: read 4096 bytes for req-{i % 6}' for i in range(12)]
+    if bad: lines.insert(5, '### a line that fits no format ###')
+    lines += [f'2024-01-01 10:02:{i:02d} INFO svc: close session req-{i % 6} after {i} ms' for i in range(12)]
+    lines += ['2024-01-01 10:03:00 ERROR svc: disk quota exceeded for req-5']
+    (d/'app.log').write_text('\n'.join(lines) + '\n')
+    (d/'labels.csv').write_text('session_id,label,type\n' + ''.join(f'req-{i},{int(i == 5)},{"quota" if i == 5 else ""}\n' for i in range(6)))
+
+
+def spec(**kw):
+    return {'name': 'app', 'sources': [{'path': './app.log', 'format': 'raw', 'role': 'all'}], 'log_format': FMT,
+            'session': {'by': 'id', 'pattern': r'req-\d+'}, 'labels': {'path': './labels.csv', 'id': 'session_id', 'label': 'label', 'type': 'type'},
+            'train_fraction': 0.5, **kw}
+
+
+def test_raw_yaml_with_sessions_by_id_and_a_malformed_line(tmp_path):
+    app_log(tmp_path)
+    (tmp_path/'app.yaml').write_text(yaml.safe_dump(spec()))
+    ds, parser, rep = load_spec(tmp_path/'app.yaml', root=tmp_path)
+    assert rep['sources'][0]['malformed'] == 1 and rep['sources'][0]['malformed_examples'][0]['line'] == 6
+    s = ds.sessions.set_index('session_id')
+    assert len(s) == 6 and s.loc['req-5', 'label'] == 1 and s.loc['req-5', 'type'] == 'quota'
+    assert len(s.loc['req-5', 'events']) == 7 and len(parser.templates_) == 4
+    assert set(ds.sessions.source) == {'train', 'heldout'} and (ds.sessions.label[ds.sessions.source == 'train'] == 0).all()
+
+
+def test_yaml_through_stage_00(tmp_path):
+    app_log(tmp_path, bad=False)
+    more = '\n'.join(f'2024-01-01 11:00:{i:02d} INFO svc: open session req-{i} from 10.0.0.1\n2024-01-01 11:00:{i:02d} INFO svc: close session req-{i} after 3 ms'
+                     for i in range(6, 30)) + '\n'
+    (tmp_path/'app.log').write_text((tmp_path/'app.log').read_text() + more)
+    (tmp_path/'labels.csv').write_text((tmp_path/'labels.csv').read_text() + ''.join(f'req-{i},{int(i % 7 == 0)},\n' for i in range(6, 30)))
+    (tmp_path/'app.yaml').write_text(yaml.safe_dump(spec()))
+    df, vocab = prepare_data(tmp_path/'run', str(tmp_path/'app.yaml'), data_root=tmp_path)
+    assert (tmp_path/'run'/'data'/'parser.json').is_file()
+    back, v, meta = load_sessions(tmp_path/'run')
+    assert set(back.split) == {'train', 'val', 'fit', 'test'}
+
+
+def test_structured_csv_and_session_files_and_session_csv(tmp_path):
+    (tmp_path/'s_structured.csv').write_text('LineId,Content,EventId,EventTemplate\n1,open a,E1,open <*>\n2,open b,E1,open <*>\n3,close a,E2,close <*>\n4,close b,E2,close <*>\n')
+    ds, parser, _ = load_spec({'name': 'st', 'sources': [{'path': './s_structured.csv', 'format': 'structured', 'role': 'all'}],
+                               'session': {'by': 'id', 'pattern': r'\b[ab]\b'}, '_base': str(tmp_path)}, root=tmp_path)
+    assert parser is None and sorted(ds.sessions.events.map(list).tolist()) == [[1, 2], [1, 2]]
+    (tmp_path/'train').write_text('s1,1 2 3\ns2,1 2\n'); (tmp_path/'abn.csv').write_text('id,keys,kind\nx1,1 9,bad\n')
+    ds, _, _ = load_spec({'name': 'sf', 'sources': [{'path': './train', 'format': 'sessions', 'role': 'train'},
+                                                    {'path': './abn.csv', 'format': 'sessions_csv', 'id': 'id', 'type': 'kind', 'label': 1, 'role': 'test'}],
+                          '_base': str(tmp_path)}, root=tmp_path)
+    s = ds.sessions.set_index('session_id')
+    assert s.loc['s1', 'source'] == 'train' and s.loc['x1', 'source'] == 'heldout' and s.loc['x1', 'type'] == 'bad'
+
+
+def test_window_sessions_with_per_line_labels(tmp_path):
+    lines = [f'- 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL INFO cache parity error corrected {i}' for i in range(30)]
+    lines[7] = 'KERNDTLB 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL FATAL data TLB error interrupt'
+    lines[8] = 'KERNDTLB 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL FATAL data TLB error interrupt'
+    lines[9] = 'APPSEV 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS APP FATAL ciod: error'
+    (tmp_path/'bgl.log').write_text('\n'.join(lines) + '\n')
+    ds, _, _ = load_spec({'name': 'b', 'sources': [{'path': './bgl.log', 'format': 'raw'}], 'log_format': BUILTIN_SPECS['bgl-2k']['log_format'],
+                          'session': {'by': 'window', 'size': 10}, 'labels': {'field': 'Label', 'normal': '-'}, '_base': str(tmp_path)}, root=tmp_path)
+    s = ds.sessions.sort_values('session_id')
+    assert s.label.tolist() == [1, 0, 0] and s.type.tolist()[0] == 'KERNDTLB'
+
+
+@pytest.mark.parametrize('bad, message', [
+    ({'colour': 'red'}, 'unknown field(s) colour'),
+    ({'sources': [{'path': './missing.log', 'format': 'raw'}]}, 'missing.log: expected an existing log file'),
+    ({'sources': [{'path': './app.log', 'format': 'raw', 'speed': 1}]}, 'unknown field(s) speed'),
+    ({'labels': {'path': './nolabels.csv', 'id': 'session_id', 'label': 'label'}}, 'nolabels.csv: expected the labels file'),
+    ({'session': {'by': 'magic'}}, 'by: id or by: window'),
+])
+def test_bad_yaml_is_a_clear_error(tmp_path, bad, message):
+    app_log(tmp_path)
+    (tmp_path/'bad.yaml').write_text(yaml.safe_dump(spec(**bad)))
+    with pytest.raises(DataError, match=message.replace('(', r'\(').replace(')', r'\)')): load_spec(tmp_path/'bad.yaml', root=tmp_path)
+
+
+def test_missing_yaml_file(tmp_path):
+    with pytest.raises(DataError, match='nothing.yaml: expected a data set description'): load_dataset(str(tmp_path/'nothing.yaml'))
+
+
+def test_unseen_template_at_predict_time_gives_the_unseen_id(tmp_path):
+    app_log(tmp_path, bad=False)
+    ds, parser, _ = load_spec({**spec(), '_base': str(tmp_path)}, root=tmp_path)
+    parser.save(tmp_path/'parser.json'); again = LogParser.load(tmp_path/'parser.json')
+    msgs = ['open session req-77 from 10.9.9.9', 'kernel panic: the sky is falling']
+    keys = again.transform(msgs)
+    assert keys[0] == parser.transform(msgs[:1])[0] and keys[1] == UNSEEN_KEY
+    from deeplog_mc.data import Vocab
+    assert Vocab.build(ds.sessions.events).encode(keys).tolist()[1] == UNK
+
+
+def test_format_regex_and_grouping_accuracy():
+    rx, fields = format_regex(FMT)
+    assert fields == ['Date', 'Time', 'Level', 'Component', 'Content'] and rx.match('a b c d: hello world').group('Content') == 'hello world'
+    assert grouping_accuracy(['x', 'x', 'y'], [1, 1, 2]) == 1.0 and grouping_accuracy(['x', 'y', 'y'], [1, 1, 2]) == 0.0
+
+
+def test_hdfs_2k_grouping_accuracy(data_root):
+    g = check_grouping(BUILTIN_SPECS['hdfs-raw'], data_root)
+    assert g['lines'] == 2000 and g['grouping_accuracy'] >= 0.95
+
+
+def test_bgl_2k_loads_with_alert_categories_as_types(data_root):
+    ds = load_dataset('bgl-2k', data_root)
+    an = ds.sessions[ds.sessions.label == 1]
+    assert len(ds.sessions) == 100 and len(an) == 28 and an.type.notna().all() and 'KERNDTLB' in set(an.type)
