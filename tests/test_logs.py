@@ -120,3 +120,15 @@ def test_bgl_2k_loads_with_alert_categories_as_types(data_root):
     ds = load_dataset('bgl-2k', data_root)
     an = ds.sessions[ds.sessions.label == 1]
     assert len(ds.sessions) == 100 and len(an) == 28 and an.type.notna().all() and 'KERNDTLB' in set(an.type)
+
+
+def test_table_source_of_lines(tmp_path):
+    import pandas as pd
+    rows = [{'msg': f'open session req-{i % 3} from 10.0.0.{i}', 'ts': f'2024-01-01 10:00:{i:02d}'} for i in range(6)]
+    rows += [{'msg': f'close session req-{i % 3} after {i} ms', 'ts': f'2024-01-01 10:01:{i:02d}'} for i in range(6)]
+    pd.DataFrame(rows[::-1]).to_parquet(tmp_path/'lines.parquet')          # stored out of order
+    ds, parser, rep = load_spec({'name': 't', 'sources': [{'path': './lines.parquet', 'format': 'table', 'content': 'msg', 'role': 'all'}],
+                                 'order_by': ['ts'], 'session': {'by': 'id', 'pattern': r'req-\d+'}, '_base': str(tmp_path)}, root=tmp_path)
+    ev = ds.sessions.set_index('session_id').events
+    opened, closed = parser.transform(['open session req-9 from 10.1.1.1'])[0], parser.transform(['close session req-9 after 5 ms'])[0]
+    assert ev['req-0'].tolist() == [opened, opened, closed, closed] and rep['lines'] == 12

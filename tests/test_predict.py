@@ -1,0 +1,46 @@
+"Prediction with a trained run: files in, typed sessions out; raw logs through the saved parser; clear errors."
+import json, subprocess, sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deeplog_mc.base_model import train_base_model
+from deeplog_mc.clustering import cluster_anomalies
+from deeplog_mc.data import DataError, load_sessions, prepare_data
+from deeplog_mc.features import extract_features
+from deeplog_mc.predict import AnomalyTyper, predict_file
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    r = tmp_path_factory.mktemp('run')
+    prepare_data(r, seed=0, n_train=300, n_test_normal=100, n_per_type=12)
+    train_base_model(r, seed=0, max_epochs=12, patience=3); extract_features(r); cluster_anomalies(r, baselines=False)
+    return r
+
+
+def test_predict_file_cli_and_identical_in_a_fresh_process(run, tmp_path):
+    df, _, _ = load_sessions(run); test = df[df.split == 'test']
+    inp = tmp_path/'in.txt'; inp.write_text(''.join(f"{s},{' '.join(map(str, e))}\n" for s, e in zip(test.session_id, test.events)))
+    pred = predict_file(run, inp, tmp_path/'a.csv', progress=False)
+    exe = Path(sys.executable).parent/'deeplog-mc'
+    r = subprocess.run([str(exe), 'predict', '--run', str(run), '--input', str(inp), '--output', str(tmp_path/'b.jsonl')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    b = pd.read_json(tmp_path/'b.jsonl', lines=True)
+    assert b['class'].tolist() == pred['class'].tolist() and b.session_id.astype(str).tolist() == test.session_id.tolist()
+    flagged = pred[pred.is_anomaly]
+    assert len(flagged) and (flagged['class'] != 'normal').all() and flagged.explanation.map(len).min() >= 1
+
+
+def test_unseen_key_is_flagged_and_explained(run):
+    typer = AnomalyTyper.load(run)
+    p = typer.predict([[1, 2, 3, 4, 5, 5, 7], [1, 777, 2, 3, 4, 5, 5, 7]], ['a', 'b'])
+    assert bool(p.is_anomaly[1]) and any('E777' in e['event'] for e in p.explanation[1])
+
+
+def test_missing_or_corrupted_model_gives_a_clear_error(run, tmp_path):
+    with pytest.raises(DataError, match='expected a run folder with a trained base model'): AnomalyTyper.load(tmp_path)
+    import shutil; bad = tmp_path/'bad'; shutil.copytree(run, bad)
+    (bad/'models'/'base_model.pt').write_bytes(b'\x00garbage')
+    with pytest.raises(DataError, match=r'base_model\.pt: expected a PyTorch state dict'): AnomalyTyper.load(bad)
