@@ -1,4 +1,10 @@
 "Raw logs: parsing with Drain3, sessions, dataset YAML files, malformed lines, unseen templates."
+
+
+def load_yaml_spec(tmp_path, spec_dict, name='spec.yaml'):
+    "Write a data set description as a YAML file beside the data and load it, as a user would."
+    (tmp_path/name).write_text(yaml.safe_dump({k: v for k, v in spec_dict.items() if not k.startswith('_')}))
+    return load_spec(tmp_path/name, root=tmp_path)
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +60,12 @@ def test_yaml_through_stage_00(tmp_path):
 
 def test_structured_csv_and_session_files_and_session_csv(tmp_path):
     (tmp_path/'s_structured.csv').write_text('LineId,Content,EventId,EventTemplate\n1,open a,E1,open <*>\n2,open b,E1,open <*>\n3,close a,E2,close <*>\n4,close b,E2,close <*>\n')
-    ds, parser, _ = load_spec({'name': 'st', 'sources': [{'path': './s_structured.csv', 'format': 'structured', 'role': 'all'}],
-                               'session': {'by': 'id', 'pattern': r'\b[ab]\b'}, '_base': str(tmp_path)}, root=tmp_path)
+    ds, parser, _ = load_yaml_spec(tmp_path, {'name': 'st', 'sources': [{'path': './s_structured.csv', 'format': 'structured', 'role': 'all'}],
+                                              'session': {'by': 'id', 'pattern': r'\b[ab]\b'}})
     assert parser is None and sorted(ds.sessions.events.map(list).tolist()) == [[1, 2], [1, 2]]
     (tmp_path/'train').write_text('s1,1 2 3\ns2,1 2\n'); (tmp_path/'abn.csv').write_text('id,keys,kind\nx1,1 9,bad\n')
-    ds, _, _ = load_spec({'name': 'sf', 'sources': [{'path': './train', 'format': 'sessions', 'role': 'train'},
-                                                    {'path': './abn.csv', 'format': 'sessions_csv', 'id': 'id', 'type': 'kind', 'label': 1, 'role': 'test'}],
-                          '_base': str(tmp_path)}, root=tmp_path)
+    ds, _, _ = load_yaml_spec(tmp_path, {'name': 'sf', 'sources': [{'path': './train', 'format': 'sessions', 'role': 'train'},
+                                                                   {'path': './abn.csv', 'format': 'sessions_csv', 'id': 'id', 'type': 'kind', 'label': 1, 'role': 'test'}]})
     s = ds.sessions.set_index('session_id')
     assert s.loc['s1', 'source'] == 'train' and s.loc['x1', 'source'] == 'heldout' and s.loc['x1', 'type'] == 'bad'
 
@@ -71,8 +76,8 @@ def test_window_sessions_with_per_line_labels(tmp_path):
     lines[8] = 'KERNDTLB 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL FATAL data TLB error interrupt'
     lines[9] = 'APPSEV 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS APP FATAL ciod: error'
     (tmp_path/'bgl.log').write_text('\n'.join(lines) + '\n')
-    ds, _, _ = load_spec({'name': 'b', 'sources': [{'path': './bgl.log', 'format': 'raw'}], 'log_format': BUILTIN_SPECS['bgl-2k']['log_format'],
-                          'session': {'by': 'window', 'size': 10}, 'labels': {'field': 'Label', 'normal': '-'}, '_base': str(tmp_path)}, root=tmp_path)
+    ds, _, _ = load_yaml_spec(tmp_path, {'name': 'b', 'sources': [{'path': './bgl.log', 'format': 'raw'}], 'log_format': BUILTIN_SPECS['bgl-2k']['log_format'],
+                                         'session': {'by': 'window', 'size': 10}, 'labels': {'field': 'Label', 'normal': '-'}})
     s = ds.sessions.sort_values('session_id')
     assert s.label.tolist() == [1, 0, 0] and s.type.tolist()[0] == 'KERNDTLB'
 
@@ -96,7 +101,7 @@ def test_missing_yaml_file(tmp_path):
 
 def test_unseen_template_at_predict_time_gives_the_unseen_id(tmp_path):
     app_log(tmp_path, bad=False)
-    ds, parser, _ = load_spec({**spec(), '_base': str(tmp_path)}, root=tmp_path)
+    ds, parser, _ = load_yaml_spec(tmp_path, spec())
     parser.save(tmp_path/'parser.json'); again = LogParser.load(tmp_path/'parser.json')
     msgs = ['open session req-77 from 10.9.9.9', 'kernel panic: the sky is falling']
     keys = again.transform(msgs)
@@ -127,8 +132,8 @@ def test_table_source_of_lines(tmp_path):
     rows = [{'msg': f'open session req-{i % 3} from 10.0.0.{i}', 'ts': f'2024-01-01 10:00:{i:02d}'} for i in range(6)]
     rows += [{'msg': f'close session req-{i % 3} after {i} ms', 'ts': f'2024-01-01 10:01:{i:02d}'} for i in range(6)]
     pd.DataFrame(rows[::-1]).to_parquet(tmp_path/'lines.parquet')          # stored out of order
-    ds, parser, rep = load_spec({'name': 't', 'sources': [{'path': './lines.parquet', 'format': 'table', 'content': 'msg', 'role': 'all'}],
-                                 'order_by': ['ts'], 'session': {'by': 'id', 'pattern': r'req-\d+'}, '_base': str(tmp_path)}, root=tmp_path)
+    ds, parser, rep = load_yaml_spec(tmp_path, {'name': 't', 'sources': [{'path': './lines.parquet', 'format': 'table', 'content': 'msg', 'role': 'all'}],
+                                                'order_by': ['ts'], 'session': {'by': 'id', 'pattern': r'req-\d+'}})
     ev = ds.sessions.set_index('session_id').events
     opened, closed = parser.transform(['open session req-9 from 10.1.1.1'])[0], parser.transform(['close session req-9 after 5 ms'])[0]
     assert ev['req-0'].tolist() == [opened, opened, closed, closed] and rep['lines'] == 12
