@@ -97,3 +97,19 @@ def test_stage_same_seed_same_metrics(tmp_path):
     assert {'rule', 'param', 'selection', 'test', 'val_mode', 'fit_mode', 'paper_topg_g9', 'baseline_unseen_ngram'} <= set(json.loads(outs[0]))
     t = json.loads(outs[0])['test']
     assert {'tp', 'fp', 'fn', 'tn', 'precision', 'recall', 'f1', 'fpr'} <= set(t)
+
+
+def test_val_session_with_an_unseen_key_does_not_disable_the_probability_rule():
+    m = small_model(max_epochs=10).fit(NORMAL, NORMAL)
+    val = NORMAL[:20] + [[1, 2, 55, 3, 4]]                  # one val session carries a key unseen in training
+    m.calibrate('prob', 'val', val_scores=m.score_events(val))
+    assert 0 < m.threshold < 1
+    assert m.predict([[1, 2, 3, 4], [1, 2, 66, 3, 4], [2, 1]]).tolist() == [0, 1, 1]
+
+
+def test_fit_mode_that_flags_everything_and_empty_input():
+    m = small_model(max_epochs=3).fit(NORMAL, NORMAL)
+    sc = m.score_events([[1, 2, 3, 4], [5, 6]])
+    m.calibrate('topg', 'fit', fit_scores=sc, fit_labels=[1, 1])     # best F1: flag every session
+    assert m.g == 0 and m.predict(scores=sc).tolist() == [1, 1]
+    assert m.score_events([]).n_sessions == 0 and m.predict([]).tolist() == [] and m.hidden_states([]).shape == (0, 16)

@@ -137,3 +137,44 @@ def test_table_source_of_lines(tmp_path):
     ev = ds.sessions.set_index('session_id').events
     opened, closed = parser.transform(['open session req-9 from 10.1.1.1'])[0], parser.transform(['close session req-9 after 5 ms'])[0]
     assert ev['req-0'].tolist() == [opened, opened, closed, closed] and rep['lines'] == 12
+
+
+@pytest.mark.parametrize('bad, message', [
+    ({'order_by': ['Timestamp']}, 'order_by: expected fields of the lines'),
+    ({'session': {'by': 'id', 'pattern': 'req-(['}}, 'expected a valid regular expression'),
+    ({'session': {'by': 'window', 'size': 0}}, 'expected a positive number as window size'),
+    ({'session': {'by': 'window', 'size': 'ten'}}, 'expected a positive number as window size'),
+    ({'session': {'by': 'window', 'size': 5, 'unit': 'seconds', 'time_field': 'When'}}, 'expected a time_field'),
+])
+def test_bad_session_rules_are_clear_errors(tmp_path, bad, message):
+    app_log(tmp_path)
+    with pytest.raises(DataError, match=message.replace('(', r'\(').replace('[', r'\[')): load_yaml_spec(tmp_path, spec(**bad))
+
+
+def test_unknown_label_values_fail_and_unlabelled_sessions_are_dropped(tmp_path):
+    app_log(tmp_path)
+    (tmp_path/'labels.csv').write_text('session_id,label,type\nreq-0,0,\nreq-1,maybe,\n')
+    with pytest.raises(DataError, match=r"labels.csv, line 3: expected label to be one of"): load_yaml_spec(tmp_path, spec())
+    (tmp_path/'labels.csv').write_text('session_id,label,type\nreq-0,0,\nreq-1,0,\nreq-2,0,\nreq-5,1,quota\n')
+    ds, _, rep = load_yaml_spec(tmp_path, spec())
+    assert sorted(ds.sessions.session_id) == ['req-0', 'req-1', 'req-2', 'req-5'] and rep['sessions_without_label'] == 2
+
+
+def test_time_windows_skip_unreadable_times(tmp_path):
+    import pandas as pd
+    from deeplog_mc.logs import sessions_by_window
+    L = pd.DataFrame({'t': ['2024-01-01 10:00:00', 'garbage', '2024-01-01 10:00:30', '2024-01-01 11:00:00']})
+    ids, evs, mem, dropped = sessions_by_window(L, np.array([1, 2, 3, 4]), 60, unit='seconds', time_field='t',
+                                                time_format='%Y-%m-%d %H:%M:%S', return_dropped=True)
+    assert dropped == 1 and [e.tolist() for e in evs] == [[1, 3], [4]]
+
+
+def test_sessions_take_the_role_of_their_file_and_never_span_files(tmp_path):
+    lines = [f'- 1117838570 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL INFO cache parity error corrected {i}' for i in range(15)]
+    (tmp_path/'a.log').write_text('\n'.join(lines) + '\n'); (tmp_path/'b.log').write_text('\n'.join(lines[:5]) + '\n')
+    ds, _, _ = load_yaml_spec(tmp_path, {'name': 'two', 'sources': [{'path': './a.log', 'format': 'raw', 'role': 'train'},
+                                                                    {'path': './b.log', 'format': 'raw', 'role': 'test'}],
+                                         'log_format': BUILTIN_SPECS['bgl-2k']['log_format'], 'session': {'by': 'window', 'size': 10},
+                                         'labels': {'field': 'Label', 'normal': '-'}})
+    s = ds.sessions.sort_values('session_id')
+    assert s.events.map(len).tolist() == [10, 5, 5] and s.source.tolist() == ['train', 'train', 'heldout']

@@ -69,3 +69,20 @@ def test_cli_run_writes_the_run_folder(tmp_path):
     for f in ('params.json', 'metrics.json', 'report.html', 'notebooks/00_data.ipynb', 'data/sessions.parquet'):
         assert (run/f).is_file(), f
     assert 'report:' in r.stdout and '"sessions"' in r.stdout
+
+
+def test_rerunning_a_stage_clears_what_later_stages_wrote(tmp_path):
+    kw = dict(params=SMALL, stages=['00_data'], progress=False, report=False)
+    run = run_pipeline('s', tmp_path, 'quick', **kw)
+    (run/'features').mkdir(); (run/'features'/'features.parquet').write_text('old')
+    m = metrics(run); m['features'] = {'n_features': 1}; m['stages']['02_features'] = {'status': 'ok'}
+    (run/'metrics.json').write_text(json.dumps(m))
+    run_pipeline('s', tmp_path, 'quick', **{**kw, 'params': {**SMALL, 'seed': 1}})
+    m = metrics(run)
+    assert 'features' not in m and '02_features' not in m['stages'] and not (run/'features'/'features.parquet').exists()
+
+
+def test_relative_dataset_yaml_is_resolved_against_the_callers_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    resolved, per = resolve_parameters(stage_notebooks(['00_data']), 'quick', overrides={'dataset': 'my.yaml', 'data_root': 'data'})
+    assert resolved['dataset'] == str(tmp_path/'my.yaml') and per['00_data']['data_root'] == str(tmp_path/'data')
