@@ -278,4 +278,5 @@ d = { 'settings': { 'branch': 'main',
                                   'deeplog_mc.utils.resolve_data_root': ('utils.html#resolve_data_root', 'deeplog_mc/utils.py'),
                                   'deeplog_mc.utils.seed_everything': ('utils.html#seed_everything', 'deeplog_mc/utils.py'),
                                   'deeplog_mc.utils.update_metrics': ('utils.html#update_metrics', 'deeplog_mc/utils.py'),
-                                  'deeplog_mc.utils.write_json': ('utils.html#write_json', 'deeplog_mc/utils.py')}}}
+                                  'deeplog_mc.utils.write_json': ('utils.html#write_json', 'deeplog_mc/utils.py'),
+                                  'deeplog_mc.utils.write_parquet': ('utils.html#write_parquet', 'deeplog_mc/utils.py')}}}
