@@ -3,6 +3,7 @@ import json, shutil, subprocess, sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deeplog_mc.base_model import DeepLog, train_base_model
@@ -28,6 +29,11 @@ def test_metrics_have_the_promised_figures(run):
         assert 0 <= part['macro_f1_clusters'] <= 1 and 0 <= part['macro_f1_true'] <= 1
         assert {'precision', 'recall', 'f1'} <= set(part['detection'])
     assert c['classes'][0] == 'normal' and c['calibration']['temperature'] > 0
+    # the error table counts exactly the detection errors, and each error's fit twins are real counts
+    e, d = c['test']['errors'], c['test']['detection']
+    assert (e['false_alarms'], e['misses']) == (d['fp'], d['fn'])
+    errors = pd.read_parquet(run/'features'/'classifier_errors.parquet')
+    assert len(errors) == d['fp'] + d['fn'] and (errors[['fit_twins_normal', 'fit_twins_anomalous']] >= 0).all().all()
     # the classifier learns from fit's labels: on this easy data it must detect nearly everything
     assert c['test']['detection']['recall'] >= 0.9 and c['test']['macro_f1_true'] >= 0.7, c['test']
 
