@@ -29,6 +29,15 @@ def test_metrics_have_the_promised_figures(run):
         assert 0 <= part['macro_f1_clusters'] <= 1 and 0 <= part['macro_f1_true'] <= 1
         assert {'precision', 'recall', 'f1'} <= set(part['detection'])
     assert c['classes'][0] == 'normal' and c['calibration']['temperature'] > 0
+    # trained on stage 03's subtypes, reported at the type level too; each class's type is its stage-03 parent
+    assert c['levels'] == 'subtypes' and 0 <= c['test']['by_type']['macro_f1_true'] <= 1
+    lab = pd.read_parquet(run/'features'/'cluster_labels.parquet').dropna(subset=['subtype_name'])
+    parent = dict(zip(lab.subtype_name, lab.cluster_name))
+    m = EnhancedDeepLogModel.load(run/'models'/'multiclass_model.pt')
+    assert set(m.classes_) - {'normal'} == set(parent) and all(m.class_types_[k] == v for k, v in parent.items())
+    preds = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
+    typed = ~preds['class'].isin(['normal', 'unknown'])
+    assert typed.any() and (preds['type'][typed] == preds['class'][typed].map(parent)).all()
     # the error table counts exactly the detection errors, and each error's fit twins are real counts
     e, d = c['test']['errors'], c['test']['detection']
     assert (e['false_alarms'], e['misses']) == (d['fp'], d['fn'])

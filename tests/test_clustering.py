@@ -1,4 +1,4 @@
-"Stages 02 and 03: features on hand-made sessions, k on separated blobs, profiles naming a planted key, mapping, persistence."
+"Stages 02 and 03: features on hand-made sessions, k on separated blobs, subtypes, profiles naming a planted key, mapping, persistence."
 import json
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from deeplog_mc.base_model import DeepLog, train_base_model
-from deeplog_mc.clustering import AnomalyClusterer, cluster_anomalies, overcluster
+from deeplog_mc.clustering import AnomalyClusterer, cluster_anomalies, overcluster, refine_types
 from deeplog_mc.data import DataError, load_sessions, prepare_data, _ERROR, _RETRY  # the keys retry_storm plants
 from deeplog_mc.features import DeviationFeatures, extract_features
 
@@ -41,6 +41,21 @@ def test_k_is_found_on_well_separated_blobs():
     assert oc['k'] == 3 and adjusted_rand_score(np.repeat(range(3), [200, 200, 12]), oc['labels']) == 1.0
 
 
+def test_subtypes_split_separated_parts_only():
+    rng = np.random.default_rng(5)
+    # type 0: a big and a small blob well apart; type 1: one elongated Gaussian; type 2: a far part too small to stand alone
+    Z = np.vstack([rng.normal(0, .4, (300, 4)), rng.normal(0, .4, (45, 4)) + [0, 0, 4, 0],
+                   rng.normal(0, 1, (400, 4)) * [3, 1, 1, 1] + [20, 0, 0, 0],
+                   rng.normal(0, .4, (200, 4)) + [0, 20, 0, 0], rng.normal(0, .4, (20, 4)) + [0, 20, 5, 0]])
+    types = np.repeat([0, 0, 1, 2, 2], [300, 45, 400, 200, 20])
+    sub, parent = refine_types(Z, types, min_silhouette=0.5, min_size=30)
+    assert parent.tolist() == [0, 0, 1, 2]                          # only type 0 splits
+    truth = np.repeat([0, 1, 2, 3, 3], [300, 45, 400, 200, 20])
+    assert adjusted_rand_score(truth, sub) == 1.0
+    assert (parent[sub] == types).all()                             # a subtype never leaves its type
+    assert refine_types(Z, types, min_silhouette=0.5, min_size=50)[1].tolist() == [0, 1, 2]   # 45 < 50: no split
+
+
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     r = tmp_path_factory.mktemp('typing')
@@ -60,6 +75,10 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     assert planted & {s['key'] for s in prof['surprising']}, prof
     assert any(k in prof['name'] for k in planted), prof['name']
     assert typ['test']['ari'] >= 0.8, typ['test']                      # an easy data set is typed well
+    # every session's subtype lies inside its type, and is named after it
+    lab = pd.read_parquet(run/'features'/'cluster_labels.parquet'); lab = lab[lab.cluster >= 0]
+    assert lab.groupby('subtype').cluster.nunique().max() == 1 and typ['subtypes']['k'] == lab.subtype.nunique() >= typ['k']
+    assert all(s.startswith(c) for s, c in zip(lab.subtype_name, lab.cluster_name))
 
 
 def test_mapping_merges_clusters_and_a_bad_mapping_is_a_clear_error(run):
