@@ -9,7 +9,7 @@ import pytest
 from deeplog_mc.base_model import DeepLog, train_base_model
 from deeplog_mc.clustering import cluster_anomalies
 from deeplog_mc.data import DataError, load_sessions, prepare_data
-from deeplog_mc.enhanced_model import EnhancedDeepLogModel, train_classifier
+from deeplog_mc.enhanced_model import EnhancedDeepLogModel, detection_errors, error_summary, train_classifier
 from deeplog_mc.features import extract_features, feature_columns, load_features
 from deeplog_mc.predict import AnomalyTyper
 
@@ -67,6 +67,20 @@ print(json.dumps({{'cls': d['class'].tolist(), 'p': d.probability.tolist()}}))
     other = json.loads(out.stdout.strip().splitlines()[-1])
     assert other['cls'] == mine['class'].tolist()
     np.testing.assert_allclose(other['p'], mine.probability.to_numpy(), rtol=0, atol=1e-6)
+    # and both agree with what the model in memory predicted when stage 04 wrote the run
+    written = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
+    assert written['class'].tolist() == mine['class'].tolist() and written['type'].tolist() == mine['type'].tolist()
+    np.testing.assert_allclose(written.probability.to_numpy(), mine.probability.to_numpy(), rtol=0, atol=1e-6)
+
+
+def test_detection_errors_count_fit_twins_by_label():
+    fit = [[1, 2, 2], [2, 1, 2], [2, 2, 1], [5, 6], [7]]
+    fit_anom = [0, 1, 1, 0, 1]
+    test = [[2, 2, 1], [6, 5], [7], [9]]                                  # twins: 1 normal + 2 anomalous; 1 normal; 1 anomalous; none
+    e = detection_errors(fit, fit_anom, test, [0, 1, 1, 0], ['t', 'normal', 'unknown', 'normal'], session_ids=['a', 'b', 'c', 'd'])
+    assert e.session_id.tolist() == ['a', 'b'] and e.error.tolist() == ['false alarm', 'miss']
+    assert e.fit_twins_normal.tolist() == [1, 1] and e.fit_twins_anomalous.tolist() == [2, 0]
+    assert error_summary(e) == {'false_alarms': 1, 'false_alarms_with_anomalous_twins': 1, 'misses': 1, 'misses_with_normal_twins': 1}
 
 
 def test_unknown_fires_on_a_planted_type_absent_from_training(run):

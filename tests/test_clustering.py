@@ -101,5 +101,12 @@ def test_saved_clusterer_predicts_the_same_and_refuses_other_files(run, tmp_path
     a = AnomalyClusterer.load(run/'models'/'cluster_model.npz')
     b = AnomalyClusterer(random_state=0).fit(F.loc[(F.split == 'fit') & (F.label == 1), cols].reset_index(drop=True))
     assert (a.predict(F[cols]) == b.predict(F[cols])).all()
+    assert all((x == y).all() for x, y in zip(a.predict_subtypes(F[cols]), b.predict_subtypes(F[cols])))
+    # a model saved before subtypes existed (no subtype arrays) loads with one subtype per type
+    old = tmp_path/'old'; z = dict(np.load(run/'models'/'cluster_model.npz'))
+    np.savez(old.with_suffix('.npz'), **{k: v for k, v in z.items() if not k.startswith('sub_')})
+    old.with_suffix('.json').write_text((run/'models'/'cluster_model.json').read_text())
+    types, subs = AnomalyClusterer.load(old.with_suffix('.npz')).predict_subtypes(F[cols])
+    assert (types == a.predict(F[cols])).all() and (subs == types).all()
     (tmp_path/'c.json').write_text('{"format": "deeplog-mc/base-model/1"}')
     with pytest.raises(DataError, match=r'c\.json: expected a deeplog-mc cluster model'): AnomalyClusterer.load(tmp_path/'c.npz')
