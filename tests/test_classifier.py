@@ -6,21 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deeplog_mc.base_model import DeepLog, train_base_model
+from deeplog_mc.base_model import DeepLog
 from deeplog_mc.clustering import cluster_anomalies
-from deeplog_mc.data import DataError, load_sessions, prepare_data
+from deeplog_mc.data import DataError, load_sessions
 from deeplog_mc.enhanced_model import EnhancedDeepLogModel, detection_errors, error_summary, train_classifier
-from deeplog_mc.features import extract_features, feature_columns, load_features
+from deeplog_mc.features import feature_columns, load_features
 from deeplog_mc.predict import AnomalyTyper
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    r = tmp_path_factory.mktemp('clf')
-    prepare_data(r, seed=0, n_train=400, n_test_normal=400, n_per_type=60)
-    train_base_model(r, seed=0, max_epochs=20, patience=3); extract_features(r); cluster_anomalies(r, baselines=False)
-    train_classifier(r, seed=0, max_epochs=20, patience=4)
-    return r
+def run(synthetic_run):
+    return synthetic_run('clf', 400, 400, 60, base_epochs=20, until='classifier', classifier_epochs=20)
 
 
 def test_metrics_have_the_promised_figures(run):

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from deeplog_mc.base_model import DeepLog, train_base_model
+from deeplog_mc.base_model import DeepLog
 from deeplog_mc.clustering import AnomalyClusterer, cluster_anomalies, overcluster, refine_types
-from deeplog_mc.data import DataError, load_sessions, prepare_data, _ERROR, _RETRY  # the keys retry_storm plants
-from deeplog_mc.features import DeviationFeatures, extract_features
+from deeplog_mc.data import DataError, load_sessions, _ERROR, _RETRY  # the keys retry_storm plants
+from deeplog_mc.features import DeviationFeatures
 
 
 def test_features_of_hand_made_sessions():
@@ -57,11 +57,8 @@ def test_subtypes_split_separated_parts_only():
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    r = tmp_path_factory.mktemp('typing')
-    prepare_data(r, seed=0, n_train=400, n_test_normal=200, n_per_type=40)
-    train_base_model(r, seed=0, max_epochs=20, patience=3); extract_features(r)
-    return r
+def run(synthetic_run):
+    return synthetic_run('typing', 400, 200, 40, base_epochs=20)
 
 
 def test_profiles_name_the_planted_key_of_a_planted_type(run):

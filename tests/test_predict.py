@@ -5,19 +5,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deeplog_mc.base_model import train_base_model
-from deeplog_mc.clustering import cluster_anomalies
-from deeplog_mc.data import DataError, load_sessions, prepare_data
-from deeplog_mc.features import extract_features
+from deeplog_mc.data import DataError, load_sessions
 from deeplog_mc.predict import AnomalyTyper, predict_file
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    r = tmp_path_factory.mktemp('run')
-    prepare_data(r, seed=0, n_train=300, n_test_normal=100, n_per_type=12)
-    train_base_model(r, seed=0, max_epochs=12, patience=3); extract_features(r); cluster_anomalies(r, baselines=False)
-    return r
+def run(synthetic_run):
+    return synthetic_run('run', 300, 100, 12, base_epochs=12, until='clusters')
 
 
 def test_predict_file_cli_and_identical_in_a_fresh_process(run, tmp_path):
