@@ -9,7 +9,8 @@ import pytest
 from deeplog_mc.base_model import DeepLog
 from deeplog_mc.clustering import cluster_anomalies
 from deeplog_mc.data import DataError, load_sessions
-from deeplog_mc.enhanced_model import EnhancedDeepLogModel, detection_errors, error_summary, train_classifier
+from deeplog_mc.enhanced_model import (EnhancedDeepLogModel, _count_key, detection_errors, encode_sessions, error_summary,
+                                       train_classifier)
 from deeplog_mc.features import feature_columns, load_features
 from deeplog_mc.predict import AnomalyTyper
 
@@ -67,6 +68,32 @@ print(json.dumps({{'cls': d['class'].tolist(), 'p': d.probability.tolist()}}))
     written = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
     assert written['class'].tolist() == mine['class'].tolist() and written['type'].tolist() == mine['type'].tolist()
     np.testing.assert_allclose(written.probability.to_numpy(), mine.probability.to_numpy(), rtol=0, atol=1e-6)
+
+
+def test_twins_hold_every_training_session_and_configs_without_them_load(run, tmp_path):
+    """The saved model counts each training session once under its key-count vector (class_weight 'none'),
+    moves probabilities only for sessions with twins, and a config written before the twins loads as the
+    network alone."""
+    c = json.loads((run/'metrics.json').read_text())['classifier']
+    m = EnhancedDeepLogModel.load(run/'models'/'multiclass_model.pt')
+    assert m.twin_counts_.sum() == pytest.approx(c['train']['sessions'])
+    assert c['calibration']['twin_key_vectors'] == len(m.twin_keys_) == len(m.twin_counts_) > 0
+    assert c['calibration']['twin_strength'] == m.twin_strength_          # chosen on validation; None = no twin helped
+    df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F)
+    t = (df.split == 'test').to_numpy(); S, X = list(df.events[t]), F.loc[t, cols].reset_index(drop=True)
+    saved = m.predict_proba(S, X)
+    m.twin_strength_ = None; alone = m.predict_proba(S, X)
+    m.twin_strength_ = 1.0; with_twins = m.predict_proba(S, X)
+    has = np.array([_count_key(q) in m.twin_keys_ for q in encode_sessions(m.vocab, S, m.max_len)[0]])
+    assert has.any() and (~has).any()
+    np.testing.assert_allclose(with_twins[~has], alone[~has], atol=1e-9)
+    assert np.abs(with_twins[has] - alone[has]).max() > 1e-6
+    old = tmp_path/'old'; old.mkdir(); shutil.copy(run/'models'/'multiclass_model.pt', old/'m.pt')
+    cfg = json.loads((run/'models'/'multiclass_model.json').read_text())
+    del cfg['twin_keys'], cfg['twin_counts'], cfg['twin_strength'], cfg['params']['twin_strength']
+    (old/'m.json').write_text(json.dumps(cfg))
+    np.testing.assert_allclose(EnhancedDeepLogModel.load(old/'m.pt').predict_proba(S, X), alone, atol=1e-9)
+    if c['calibration']['twin_strength'] is None: np.testing.assert_allclose(saved, alone, atol=1e-9)
 
 
 def test_detection_errors_count_fit_twins_by_label():
