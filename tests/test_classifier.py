@@ -162,3 +162,15 @@ def test_cluster_named_normal_is_refused(run, tmp_path):
     (r/'models'/'cluster_mapping.yaml').write_text('0: normal\n')
     cluster_anomalies(r, baselines=False)
     with pytest.raises(DataError, match="cluster names other than 'normal' and 'unknown'"): train_classifier(r, max_epochs=1, write=False)
+
+
+def test_twins_stay_off_when_the_order_carries_the_label():
+    """Normal and anomalous sessions with the same events in another order are twins of each other; the
+    twins' label mix would blur a difference the network sees, so the validation likelihood turns them off."""
+    S = [[1, 2, 3, 4]] * 60 + [[1, 3, 2, 4]] * 40 + [[2, 1, 3, 4]] * 20
+    y = ['normal'] * 60 + ['swap'] * 40 + ['normal'] * 20
+    m = EnhancedDeepLogModel('sequence', max_epochs=60, patience=60, lr=1e-2, random_state=0).fit(S, y)
+    assert m.twin_counts_.tolist() == [[80, 40]] and m.twin_strength_ is None
+    assert list(m.predict([[1, 2, 3, 4], [1, 3, 2, 4]])) == ['normal', 'swap']
+    forced = EnhancedDeepLogModel('sequence', max_epochs=60, patience=60, lr=1e-2, twin_strength=0.1, random_state=0).fit(S, y)
+    assert forced.twin_strength_ == 0.1 and forced.predict_proba([[1, 3, 2, 4]])[0, 0] > 0.5   # forced on, the twins win
