@@ -166,11 +166,17 @@ def test_cluster_named_normal_is_refused(run, tmp_path):
 
 def test_twins_stay_off_when_the_order_carries_the_label():
     """Normal and anomalous sessions with the same events in another order are twins of each other; the
-    twins' label mix would blur a difference the network sees, so the validation likelihood turns them off."""
-    S = [[1, 2, 3, 4]] * 60 + [[1, 3, 2, 4]] * 40 + [[2, 1, 3, 4]] * 20
-    y = ['normal'] * 60 + ['swap'] * 40 + ['normal'] * 20
-    m = EnhancedDeepLogModel('sequence', max_epochs=60, patience=60, lr=1e-2, random_state=0).fit(S, y)
-    assert m.twin_counts_.tolist() == [[80, 40]] and m.twin_strength_ is None
-    assert list(m.predict([[1, 2, 3, 4], [1, 3, 2, 4]])) == ['normal', 'swap']
-    forced = EnhancedDeepLogModel('sequence', max_epochs=60, patience=60, lr=1e-2, twin_strength=0.1, random_state=0).fit(S, y)
-    assert forced.twin_strength_ == 0.1 and forced.predict_proba([[1, 3, 2, 4]])[0, 0] > 0.5   # forced on, the twins win
+    twins' label mix would blur a difference the network sees, so the validation likelihood turns them off.
+    Seven distinct sessions per class put one of each in the validation part (val_frac 0.2)."""
+    tails = [[], [6], [7], [6, 6], [7, 7], [6, 7], [8]]
+    S = [[1, 2, 3, 4] + t for t in tails for _ in range(10)] + [[1, 3, 2, 4] + t for t in tails for _ in range(10)]
+    y = ['normal'] * 70 + ['swap'] * 70
+    m = EnhancedDeepLogModel('sequence', max_epochs=60, patience=10, lr=1e-2, random_state=0).fit(S, y)
+    assert m.twin_counts_.tolist() == [[10, 10]] * 7 and m.twin_strength_ is None
+    d = m.predict_details([[1, 2, 3, 4, 6], [1, 3, 2, 4, 7]])
+    assert d.is_anomaly.tolist() == [False, True]
+    forced = EnhancedDeepLogModel('sequence', max_epochs=60, patience=10, lr=1e-2, twin_strength=0.1, random_state=0).fit(S, y)
+    p = forced.predict_proba([[1, 2, 3, 4, 6], [1, 3, 2, 4, 7]])[:, 0]
+    assert forced.twin_strength_ == 0.1 and np.abs(p - 0.5).max() < 0.01, p   # forced on, the 10 : 10 twins decide
+    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=float('inf'))
+    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=True)
