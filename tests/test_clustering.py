@@ -107,3 +107,28 @@ def test_saved_clusterer_predicts_the_same_and_refuses_other_files(run, tmp_path
     assert (types == a.predict(F[cols])).all() and (subs == types).all()
     (tmp_path/'c.json').write_text('{"format": "deeplog-mc/base-model/1"}')
     with pytest.raises(DataError, match=r'c\.json: expected a deeplog-mc cluster model'): AnomalyClusterer.load(tmp_path/'c.npz')
+
+
+def test_twins_share_one_type_and_new_sessions_follow_their_twins(tmp_path):
+    """Sessions with the same key counts are one kind whatever their order: 20 sessions that lie in blob B
+    of the feature space but have the key counts of the 60 sessions of blob A join A's type (merge_twins);
+    without it they stay in B. New sessions with those counts go to A, others to the nearest type."""
+    rng = np.random.default_rng(0)
+    f = np.concatenate([rng.normal(0, .1, 60), rng.normal(5, .1, 60), rng.normal(5, .1, 20)])
+    counts = np.array([[2, 1]] * 60 + [[1, 2]] * 60 + [[2, 1]] * 20, float)
+    def table(f, counts):
+        n = counts.sum(1)
+        # the order-driven signal f in four feature groups, the key counts in two (shares, and raw counts added by the scaling)
+        return pd.DataFrame({'len': n, 'f': f, 'surprise_E1': f, 'expected_E2': f, 'dev_repeat_share': f,
+                             'count_E1': counts[:, 0] / n, 'count_E2': counts[:, 1] / n})
+    X = table(f, counts)
+    off = AnomalyClusterer(n_fine=6, merge_twins=False, random_state=0).fit(X)
+    on = AnomalyClusterer(n_fine=6, random_state=0).fit(X)
+    assert off.k_ == 2 and len(set(off.labels_[:60])) == 1 and (off.labels_[120:] == off.labels_[60]).all()
+    assert on.k_ == 2 and (on.labels_[120:] == on.labels_[0]).all() and on.labels_[0] != on.labels_[60]
+    new = table(np.array([5.0, 5.0, 0.0]), np.array([[2, 1], [1, 3], [2, 2]], float))
+    a = on.labels_[0]; b = on.labels_[60]
+    assert on.predict(new).tolist() == [a, b, a]
+    on.save(tmp_path/'c')
+    back = AnomalyClusterer.load(tmp_path/'c.npz')
+    assert back.predict(new).tolist() == [a, b, a] and (back.predict(X) == on.labels_).all()
