@@ -180,3 +180,24 @@ def test_twins_stay_off_when_the_order_carries_the_label():
     assert forced.twin_strength_ == 0.1 and np.abs(p - 0.5).max() < 0.01, p   # forced on, the 10 : 10 twins decide
     with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=float('inf'))
     with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=True)
+
+
+def test_doubt_is_about_the_type_and_configs_before_it_keep_the_class_level(run, tmp_path):
+    """With subtypes as classes, the prediction is the likeliest type's likeliest subtype and `type_probability`
+    is that type's share (at least the class's own); a config written before type-level scoring loads with
+    every class its own type, so that its calibrated threshold keeps its meaning."""
+    df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F)
+    t = (df.split == 'test').to_numpy(); S, X = list(df.events[t]), F.loc[t, cols].reset_index(drop=True)
+    m = EnhancedDeepLogModel.load(run/'models'/'multiclass_model.pt')
+    assert m.type_level_
+    d, P = m.predict_details(S, X), m.predict_proba(S, X)
+    types = np.array([m.class_types_[c] for c in m.classes_], object)
+    ptype = pd.DataFrame(P, columns=types).T.groupby(level=0, sort=False).sum().T     # P(type) per session
+    np.testing.assert_allclose(d.type_probability, ptype.max(axis=1).to_numpy(), rtol=1e-6)
+    assert (d.type_probability >= d.probability - 1e-12).all()
+    old = tmp_path/'old'; old.mkdir(); shutil.copy(run/'models'/'multiclass_model.pt', old/'m.pt')
+    cfg = json.loads((run/'models'/'multiclass_model.json').read_text()); del cfg['type_level']
+    (old/'m.json').write_text(json.dumps(cfg))
+    o = EnhancedDeepLogModel.load(old/'m.pt'); assert not o.type_level_
+    od = o.predict_details(S, X)
+    np.testing.assert_allclose(od.type_probability, P.max(1), rtol=1e-6)          # class level: the top class's probability

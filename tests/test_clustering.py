@@ -132,3 +132,20 @@ def test_twins_share_one_type_and_new_sessions_follow_their_twins(tmp_path):
     on.save(tmp_path/'c')
     back = AnomalyClusterer.load(tmp_path/'c.npz')
     assert back.predict(new).tolist() == [a, b, a] and (back.predict(X) == on.labels_).all()
+
+
+def test_a_session_with_the_counts_of_fit_sessions_takes_their_subtype(tmp_path):
+    """Subtypes come from repeated halving; the nearest subtype centre can disagree with it for a few
+    count vectors. A new session whose key counts fit had takes the subtype those fit sessions got
+    (the label stage 04 trains on), also after save/load."""
+    rng = np.random.default_rng(8)
+    counts = np.column_stack([rng.integers(1, 12, 300), rng.integers(1, 4, 300)]).astype(float)
+    n = counts.sum(1)
+    X = pd.DataFrame({'len': n, 'f': np.zeros(300), 'count_E1': counts[:, 0] / n, 'count_E2': counts[:, 1] / n})
+    c = AnomalyClusterer(n_fine=4, subtype_min_size=20, random_state=0).fit(X)
+    assert len(c.sub_parent_) > c.k_
+    assert (c.predict_subtypes(X)[1] == c.sub_labels_).all()
+    c.save(tmp_path/'c'); back = AnomalyClusterer.load(tmp_path/'c.npz')
+    assert (back.predict_subtypes(X)[1] == c.sub_labels_).all()
+    back.twin_subtypes_ = np.zeros(0, int)                            # nearest centre alone: some twins move
+    assert (back.predict_subtypes(X)[1] != c.sub_labels_).any()
