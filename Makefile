@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # extra arguments for `deeplog-mc run`, e.g. make pipeline ARGS="-p dataset hdfs --name hdfs"
 ARGS ?=
 
-.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs
+.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs wheel-check readme
 
 help:
 	@echo "make pipeline   set up .venv, run the whole pipeline on the default (synthetic) data into runs/<timestamp>"
@@ -15,6 +15,8 @@ help:
 	@echo "make lab        JupyterLab on the project"
 	@echo "make bench      deeplog-mc bench on HDFS, writing bench/bench.json"
 	@echo "make export     nbdev_clean + nbdev_export (after editing notebooks)"
+	@echo "make wheel-check build the wheel, install it in a clean venv, run the quick pipeline outside the checkout"
+	@echo "make readme     fill README's study tables from results/*.json"
 
 # torch first, from the local CPU wheel: a plain `torch` requirement would pull a multi-GB CUDA build
 $(STAMP): setup.py settings.ini
@@ -44,7 +46,7 @@ nbtest: venv
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: venv
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=10
 
 lab: venv
 	$(BIN)/jupyter lab --no-browser --allow-root --notebook-dir=.
@@ -54,6 +56,19 @@ bench: venv
 
 export: venv
 	$(BIN)/nbdev_clean && $(BIN)/nbdev_export
+
+# the installed package runs its own pipeline: wheel -> clean venv -> quick run in an empty folder
+wheel-check: venv
+	rm -rf /tmp/deeplog-mc-wheel && mkdir -p /tmp/deeplog-mc-wheel/dist /tmp/deeplog-mc-wheel/work
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir /tmp/deeplog-mc-wheel/dist .
+	$(PYTHON) -m venv /tmp/deeplog-mc-wheel/venv
+	/tmp/deeplog-mc-wheel/venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	/tmp/deeplog-mc-wheel/venv/bin/python -m pip install --quiet --disable-pip-version-check /tmp/deeplog-mc-wheel/dist/*.whl
+	cd /tmp/deeplog-mc-wheel/work && /tmp/deeplog-mc-wheel/venv/bin/deeplog-mc run --preset quick --name quick
+	test -f /tmp/deeplog-mc-wheel/work/runs/quick/models/multiclass_model.pt && test -f /tmp/deeplog-mc-wheel/work/runs/quick/report.html
+
+readme: venv
+	$(BIN)/deeplog-mc readme
 
 clean-runs:
 	rm -rf runs

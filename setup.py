@@ -1,8 +1,10 @@
 """Packaging for deeplog-mc, driven by settings.ini (nbdev 2 layout, without pkg_resources)."""
+import shutil
 from configparser import ConfigParser
 from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
 
 here = Path(__file__).parent
 cfg = ConfigParser(delimiters=['='])
@@ -15,7 +17,18 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 py_versions = ['3.10', '3.11', '3.12', '3.13']
 min_python = cfg['min_python']
 
+
+class BuildWithStageNotebooks(build_py):
+    "Ship the stage notebooks (nbs/stages) inside the package, where an installed runner finds them."
+    def run(self):
+        super().run()
+        dest = Path(self.build_lib)/'deeplog_mc'/'stage_notebooks'
+        dest.mkdir(parents=True, exist_ok=True)
+        for nb in sorted((here/'nbs'/'stages').glob('*.ipynb')): shutil.copy2(nb, dest/nb.name)
+
+
 setuptools.setup(
+    cmdclass={'build_py': BuildWithStageNotebooks},
     name=cfg['repo'],
     version=cfg['version'],
     description=cfg['description'],
@@ -31,7 +44,6 @@ setuptools.setup(
                  'Natural Language :: ' + cfg['language'].title()]
                 + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=['deeplog_mc', 'deeplog_mc.*']),
-    package_data={'deeplog_mc': ['datasets/*.yaml']},
     include_package_data=True,
     python_requires='>=' + min_python,
     install_requires=cfg['requirements'].split(),

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from deeplog_mc.utils import resolve_data_root
+from deeplog_mc.core import resolve_data_root
 
 
 @pytest.fixture(scope='session')
@@ -21,16 +21,13 @@ def synthetic_run(tmp_path_factory):
     """Build a small synthetic run folder through the stages up to `until` (features, clusters or classifier):
     `synthetic_run(name, n_train, n_test_normal, n_per_type, base_epochs, until, classifier_epochs)`."""
     def make(name, n_train, n_test_normal, n_per_type, base_epochs, until='features', classifier_epochs=20):
-        from deeplog_mc.base_model import train_base_model
-        from deeplog_mc.clustering import cluster_anomalies
-        from deeplog_mc.data import prepare_data
-        from deeplog_mc.features import extract_features
+        from deeplog_mc.stages import cluster_anomalies, extract_features, prepare_data, train_base_model
         r = tmp_path_factory.mktemp(name)
         prepare_data(r, seed=0, n_train=n_train, n_test_normal=n_test_normal, n_per_type=n_per_type)
         train_base_model(r, seed=0, max_epochs=base_epochs, patience=3); extract_features(r)
         if until in ('clusters', 'classifier'): cluster_anomalies(r, baselines=False)
         if until == 'classifier':
-            from deeplog_mc.enhanced_model import train_classifier
-            train_classifier(r, seed=0, max_epochs=classifier_epochs, patience=4)
+            from deeplog_mc.stages import train_classifier
+            train_classifier(r, seed=0, classifier_epochs=classifier_epochs, classifier_patience=4)
         return r
     return make

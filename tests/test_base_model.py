@@ -4,9 +4,12 @@ import json, subprocess, sys
 import numpy as np
 import pytest
 
-from deeplog_mc.base_model import (DeepLog, NGramBaseline, choose_threshold_fit, choose_threshold_val, detection_metrics,
-                                   real_precision_f1, session_windows, train_base_model, unique_rows)
-from deeplog_mc.data import EOS, PAD, UNK, DataError, prepare_data
+from deeplog_mc.core import DataError
+from deeplog_mc.detector import DeepLog, NGramBaseline, choose_threshold_fit, choose_threshold_val
+from deeplog_mc.evaluation import real_precision_f1
+from deeplog_mc.nets import session_windows, unique_rows
+from deeplog_mc.sessions import EOS, PAD, UNK
+from deeplog_mc.stages import prepare_data, train_base_model
 
 NORMAL = [[1, 2, 3, 4]] * 40 + [[1, 2, 2, 3, 4]] * 40 + [[5, 6]] * 20
 
@@ -46,7 +49,7 @@ def test_unseen_keys_are_flagged_never_a_crash():
     m = small_model(max_epochs=5).fit(NORMAL, NORMAL)
     sc = m.score_events([[1, 2, 99, 3, 4], [12345]])
     assert sc.unseen.sum() == 2 and (sc.target[sc.unseen] == UNK).all()
-    assert m.predict(scores=sc, rule='topg', param=len(m.vocab)).tolist() == [1, 1]   # even with g = every key
+    assert m.predict(scores=sc, rule='topg', param=len(m.vocab_)).tolist() == [1, 1]   # even with g = every key
     m.calibrate('prob', 'val', val_scores=m.score_events(NORMAL))
     assert m.predict([[1, 2, 99, 3, 4]]).tolist() == [1]
 
@@ -59,9 +62,9 @@ def test_save_load_scores_identically(tmp_path):
     m2 = DeepLog.load(tmp_path/'base_model.pt')
     a, b = m.score_events(probe), m2.score_events(probe)
     assert np.array_equal(a.logp, b.logp) and np.array_equal(a.rank, b.rank)
-    assert m2.rule == 'prob' and m2.threshold == m.threshold and m.predict(probe).tolist() == m2.predict(probe).tolist()
+    assert m2.rule_ == 'prob' and m2.threshold_ == m.threshold_ and m.predict(probe).tolist() == m2.predict(probe).tolist()
     # and in a fresh process
-    code = ('from deeplog_mc.base_model import DeepLog; import json; m = DeepLog.load(%r); '
+    code = ('from deeplog_mc.detector import DeepLog; import json; m = DeepLog.load(%r); '
             'print(json.dumps(m.score_events(%r).logp.tolist()))') % (str(tmp_path/'base_model.pt'), probe)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == a.logp.tolist()
@@ -103,7 +106,7 @@ def test_val_session_with_an_unseen_key_does_not_disable_the_probability_rule():
     m = small_model(max_epochs=10).fit(NORMAL, NORMAL)
     val = NORMAL[:20] + [[1, 2, 55, 3, 4]]                  # one val session carries a key unseen in training
     m.calibrate('prob', 'val', val_scores=m.score_events(val))
-    assert 0 < m.threshold < 1
+    assert 0 < m.threshold_ < 1
     assert m.predict([[1, 2, 3, 4], [1, 2, 66, 3, 4], [2, 1]]).tolist() == [0, 1, 1]
 
 
@@ -111,5 +114,5 @@ def test_fit_mode_that_flags_everything_and_empty_input():
     m = small_model(max_epochs=3).fit(NORMAL, NORMAL)
     sc = m.score_events([[1, 2, 3, 4], [5, 6]])
     m.calibrate('topg', 'fit', fit_scores=sc, fit_labels=[1, 1])     # best F1: flag every session
-    assert m.g == 0 and m.predict(scores=sc).tolist() == [1, 1]
+    assert m.g_ == 0 and m.predict(scores=sc).tolist() == [1, 1]
     assert m.score_events([]).n_sessions == 0 and m.predict([]).tolist() == [] and m.hidden_states([]).shape == (0, 16)

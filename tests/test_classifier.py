@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deeplog_mc.base_model import DeepLog
-from deeplog_mc.clustering import cluster_anomalies
-from deeplog_mc.data import DataError, load_sessions
-from deeplog_mc.enhanced_model import (EnhancedDeepLogModel, _count_key, detection_errors, encode_sessions, error_summary,
-                                       train_classifier)
-from deeplog_mc.features import feature_columns, load_features
+from deeplog_mc.classifier import EnhancedDeepLogModel
+from deeplog_mc.core import DataError
+from deeplog_mc.detector import DeepLog
+from deeplog_mc.evaluation import detection_errors, error_summary
+from deeplog_mc.nets import encode_sessions
+from deeplog_mc.run import feature_columns, load_features, load_sessions
+from deeplog_mc.sessions import count_key
+from deeplog_mc.stages import cluster_anomalies, train_classifier
 from deeplog_mc.predict import AnomalyTyper
 
 
@@ -52,9 +54,8 @@ def test_same_predictions_after_save_load_in_a_fresh_process(run, tmp_path):
     copy = tmp_path/'copied_run'; shutil.copytree(run, copy)            # a run folder moved elsewhere
     code = f"""
 import json, numpy as np
-from deeplog_mc.data import load_sessions
-from deeplog_mc.features import load_features, feature_columns
-from deeplog_mc.enhanced_model import EnhancedDeepLogModel
+from deeplog_mc.run import load_sessions, load_features, feature_columns
+from deeplog_mc.classifier import EnhancedDeepLogModel
 df, _, _ = load_sessions({str(copy)!r}); F = load_features({str(copy)!r}); cols = feature_columns(F)
 t = (df.split == 'test').to_numpy()
 d = EnhancedDeepLogModel.load({str(copy)!r} + '/models/multiclass_model.pt').predict_details(list(df.events[t]), F.loc[t, cols].reset_index(drop=True))
@@ -84,7 +85,7 @@ def test_twins_hold_every_training_session_and_configs_without_them_load(run, tm
     saved = m.predict_proba(S, X)
     m.twin_strength_ = None; alone = m.predict_proba(S, X)
     m.twin_strength_ = 1.0; with_twins = m.predict_proba(S, X)
-    has = np.array([_count_key(q) in m.twin_keys_ for q in encode_sessions(m.vocab, S, m.max_len)[0]])
+    has = np.array([count_key(q) in m.twin_keys_ for q in encode_sessions(m.vocab_, S, m.max_len)[0]])
     assert has.any() and (~has).any()
     np.testing.assert_allclose(with_twins[~has], alone[~has], atol=1e-9)
     assert np.abs(with_twins[has] - alone[has]).max() > 1e-6
@@ -152,8 +153,8 @@ def test_typer_uses_the_classifier_and_same_seed_gives_same_metrics(run, tmp_pat
     assert typer.classifier is not None
     p = typer.predict([[1, 2, 3, 4, 5, 5, 7], [1, 777, 2, 3]], ['a', 'b'])
     assert p['class'][1] != 'normal' and bool(p.is_anomaly[1])           # a key never seen is never normal
-    _, m1 = train_classifier(run, seed=0, max_epochs=6, patience=3, write=False)
-    _, m2 = train_classifier(run, seed=0, max_epochs=6, patience=3, write=False)
+    _, m1 = train_classifier(run, seed=0, classifier_epochs=6, classifier_patience=3, write=False)
+    _, m2 = train_classifier(run, seed=0, classifier_epochs=6, classifier_patience=3, write=False)
     assert m1['test'] == m2['test']
 
 
@@ -161,7 +162,7 @@ def test_cluster_named_normal_is_refused(run, tmp_path):
     r = tmp_path/'r'; shutil.copytree(run, r)
     (r/'models'/'cluster_mapping.yaml').write_text('0: normal\n')
     cluster_anomalies(r, baselines=False)
-    with pytest.raises(DataError, match="cluster names other than 'normal' and 'unknown'"): train_classifier(r, max_epochs=1, write=False)
+    with pytest.raises(DataError, match="cluster names other than 'normal' and 'unknown'"): train_classifier(r, classifier_epochs=1, write=False)
 
 
 def test_twins_stay_off_when_the_order_carries_the_label():
@@ -178,8 +179,8 @@ def test_twins_stay_off_when_the_order_carries_the_label():
     forced = EnhancedDeepLogModel('sequence', max_epochs=60, patience=10, lr=1e-2, twin_strength=0.1, random_state=0).fit(S, y)
     p = forced.predict_proba([[1, 2, 3, 4, 6], [1, 3, 2, 4, 7]])[:, 0]
     assert forced.twin_strength_ == 0.1 and np.abs(p - 0.5).max() < 0.01, p   # forced on, the 10 : 10 twins decide
-    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=float('inf'))
-    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=True)
+    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=float('inf')).fit(S, y)
+    with pytest.raises(ValueError, match='twin_strength'): EnhancedDeepLogModel(twin_strength=True).fit(S, y)
 
 
 def test_doubt_is_about_the_type_and_configs_before_it_keep_the_class_level(run, tmp_path):

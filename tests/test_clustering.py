@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from deeplog_mc.base_model import DeepLog
-from deeplog_mc.clustering import AnomalyClusterer, cluster_anomalies, overcluster, refine_types
-from deeplog_mc.data import DataError, load_sessions, _ERROR, _RETRY  # the keys retry_storm plants
+from deeplog_mc.clustering import AnomalyClusterer, overcluster, refine_types
+from deeplog_mc.core import DataError
+from deeplog_mc.detector import DeepLog
 from deeplog_mc.features import DeviationFeatures
+from deeplog_mc.run import load_sessions
+from deeplog_mc.stages import cluster_anomalies
+from deeplog_mc.synthetic import ERROR, RETRY  # the keys retry_storm plants
 
 
 def test_features_of_hand_made_sessions():
@@ -68,7 +71,7 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     fit = (df.split == 'fit') & (df.label == 1)
     storm = labels.cluster[fit & (df.type == 'retry_storm')].value_counts().index[0]   # the cluster holding retry storms
     prof = {p['cluster']: p for p in json.loads((run/'models'/'cluster_model.json').read_text())['profiles']}[storm]
-    planted = {f'E{_ERROR}', f'E{_RETRY}'}
+    planted = {f'E{ERROR}', f'E{RETRY}'}
     assert planted & {s['key'] for s in prof['surprising']}, prof
     assert any(k in prof['name'] for k in planted), prof['name']
     assert typ['test']['ari'] >= 0.8, typ['test']                      # an easy data set is typed well
@@ -93,7 +96,7 @@ def test_mapping_merges_clusters_and_a_bad_mapping_is_a_clear_error(run):
 
 def test_saved_clusterer_predicts_the_same_and_refuses_other_files(run, tmp_path):
     cluster_anomalies(run, seed=0, baselines=False)
-    from deeplog_mc.features import load_features, feature_columns
+    from deeplog_mc.run import load_features, feature_columns
     F = load_features(run); cols = feature_columns(F)
     a = AnomalyClusterer.load(run/'models'/'cluster_model.npz')
     b = AnomalyClusterer(random_state=0).fit(F.loc[(F.split == 'fit') & (F.label == 1), cols].reset_index(drop=True))

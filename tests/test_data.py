@@ -4,8 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplog_mc.data import (ANOMALY_TYPES, UNK, DataError, Vocab, assign_splits, generate_synthetic, join_labels,
-                             load_sessions, prepare_data, read_labels, read_session_csv, read_session_file, type_counts)
+from deeplog_mc.core import DataError
+from deeplog_mc.datasets import assign_splits
+from deeplog_mc.run import load_sessions
+from deeplog_mc.sessions import UNK, Vocab, join_labels, read_labels, read_session_csv, read_session_file
+from deeplog_mc.stages import prepare_data
+from deeplog_mc.synthetic import ANOMALY_TYPES, generate_synthetic, type_counts
 
 
 def write(tmp_path, name, text):
@@ -108,7 +112,7 @@ def test_splits_are_disjoint_and_respect_roles():
 
 
 def test_prepare_data_writes_the_run_folder(tmp_path):
-    df, vocab = prepare_data(tmp_path, 'synthetic', seed=0, n_train=60, n_test_normal=30, n_per_type=4)
+    df, vocab = prepare_data(tmp_path, dataset='synthetic', seed=0, n_train=60, n_test_normal=30, n_per_type=4)
     back, v2, meta = load_sessions(tmp_path)
     assert len(back) == len(df) and meta['dataset'] == 'synthetic'
     train_keys = set(np.concatenate(df.events[df.split == 'train'].to_list()))
@@ -118,8 +122,8 @@ def test_prepare_data_writes_the_run_folder(tmp_path):
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: synthetic, hdfs"): prepare_data(tmp_path, 'nope')
+    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: synthetic, hdfs"): prepare_data(tmp_path, dataset='nope')
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path):
-    with pytest.raises(DataError, match='HDFS benchmark folder'): prepare_data(tmp_path, 'hdfs', data_root=tmp_path/'none')
+    with pytest.raises(DataError, match='HDFS benchmark folder'): prepare_data(tmp_path, dataset='hdfs', data_root=tmp_path/'none')

@@ -1,5 +1,5 @@
 "The HDFS benchmark as the named dataset `hdfs` (needs ../shared/data or DEEPLOG_MC_DATA)."
-from deeplog_mc.data import load_dataset, assign_splits
+from deeplog_mc.datasets import load_dataset, assign_splits
 
 
 def test_hdfs_counts(data_root):

@@ -33,7 +33,7 @@ def test_jupyter_kernel_imports_the_package(tmp_path):
         msg_id = uuid.uuid4().hex
         ws.send(json.dumps({'header': {'msg_id': msg_id, 'username': 't', 'session': uuid.uuid4().hex, 'msg_type': 'execute_request', 'version': '5.3'},
                             'parent_header': {}, 'metadata': {}, 'channel': 'shell',
-                            'content': {'code': 'import deeplog_mc, deeplog_mc.data, deeplog_mc.pipeline\nprint(deeplog_mc.__file__, deeplog_mc.__version__)',
+                            'content': {'code': 'import deeplog_mc, deeplog_mc.stages, deeplog_mc.runner\nprint(deeplog_mc.__file__, deeplog_mc.__version__)',
                                         'silent': False, 'store_history': False, 'user_expressions': {}, 'allow_stdin': False}}))
         out, status = '', None
         deadline = time.time() + 90

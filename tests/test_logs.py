@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
-from deeplog_mc.data import UNK, DataError, load_dataset, prepare_data, load_sessions
-from deeplog_mc.logs import (BUILTIN_SPECS, UNSEEN_KEY, LogParser, check_grouping, format_regex, grouping_accuracy, load_spec,
-                             read_log_lines, sessions_by_window)
+from deeplog_mc.core import DataError
+from deeplog_mc.datasets import load_dataset
+from deeplog_mc.logs import UNSEEN_KEY, LogParser, format_regex, grouping_accuracy, read_log_lines, sessions_by_window
+from deeplog_mc.run import load_sessions
+from deeplog_mc.sessions import UNK
+from deeplog_mc.specs import BUILTIN_SPECS, check_grouping, load_spec
+from deeplog_mc.stages import prepare_data
 
 FMT = '<Date> <Time> <Level> <Component>: <Content>'
 
@@ -52,7 +56,7 @@ def test_yaml_through_stage_00(tmp_path):
     (tmp_path/'app.log').write_text((tmp_path/'app.log').read_text() + more)
     (tmp_path/'labels.csv').write_text((tmp_path/'labels.csv').read_text() + ''.join(f'req-{i},{int(i % 7 == 0)},\n' for i in range(6, 30)))
     (tmp_path/'app.yaml').write_text(yaml.safe_dump(spec()))
-    df, vocab = prepare_data(tmp_path/'run', str(tmp_path/'app.yaml'), data_root=tmp_path)
+    df, vocab = prepare_data(tmp_path/'run', dataset=str(tmp_path/'app.yaml'), data_root=tmp_path)
     assert (tmp_path/'run'/'data'/'parser.json').is_file()
     back, v, meta = load_sessions(tmp_path/'run')
     assert set(back.split) == {'train', 'val', 'fit', 'test'}
@@ -106,7 +110,7 @@ def test_unseen_template_at_predict_time_gives_the_unseen_id(tmp_path):
     msgs = ['open session req-77 from 10.9.9.9', 'kernel panic: the sky is falling']
     keys = again.transform(msgs)
     assert keys[0] == parser.transform(msgs[:1])[0] and keys[1] == UNSEEN_KEY
-    from deeplog_mc.data import Vocab
+    from deeplog_mc.sessions import Vocab
     assert Vocab.build(ds.sessions.events).encode(keys).tolist()[1] == UNK
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from deeplog_mc.pipeline import StageFailed, main, resolve_parameters, run_pipeline, stage_notebooks
+from deeplog_mc.cli import main
+from deeplog_mc.runner import StageFailed, resolve_parameters, run_pipeline, stage_notebooks
 
 SMALL = {'n_train': 40, 'n_test_normal': 20, 'n_per_type': 3}
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deeplog_mc.data import DataError, load_sessions
+from deeplog_mc.core import DataError
+from deeplog_mc.run import load_sessions
 from deeplog_mc.predict import AnomalyTyper, predict_file
 
 
