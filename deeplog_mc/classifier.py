@@ -261,7 +261,8 @@ def _scores(self:EnhancedDeepLogModel, logits:np.ndarray, R:np.ndarray, twins:np
     z[:, 0] += self.prior_shift_                              # the deployment's share of normal sessions
     z = log_softmax(z)
     k, pt, ld = type_decision(z, *self._type_of_class())
-    return {'p': np.exp(z), 'k': k, 'pt': pt, 'ld': ld, 'd': centre_distance(R, k, self.centers_, self.spreads_)}
+    d = centre_distance(R, k, centres=self.centers_, spreads=self.spreads_)
+    return {'p': np.exp(z), 'k': k, 'pt': pt, 'ld': ld, 'd': d}
 
 # %% ../nbs/15_classifier.ipynb #de21bdc5
 @patch

@@ -209,7 +209,7 @@ def fit(self:DeepLog, sessions, val_sessions=None, vocab:Vocab|None=None):
     def evaluate():
         tr = self._loss(W, T, C)
         return {'train_loss': tr, 'val_loss': self._loss(*val) if val is not None else tr}
-    self.history_, self.best_epoch_ = train_loop(self.net_, lambda: self._steps(W, T, C, gen), evaluate,
+    self.history_, self.best_epoch_ = train_loop(self.net_, lambda: self._steps(W, T, C, gen=gen), evaluate,
                                                  max_epochs=self.max_epochs, patience=self.patience, lr=self.lr,
                                                  verbose=self.verbose)
     return self

@@ -245,7 +245,7 @@ def transform(self:DeviationFeatures, sessions, scores:EventScores) -> pd.DataFr
     counts = _key_counts(e)
     f = _length_features(self, e) | _deviation_counts(self, scores, e) | _surprise_features(scores, e)
     f |= _position_features(scores, e)
-    f |= _mechanism_features(e, f) | _pattern_features(self, sessions, e, counts) | _key_bags(self, e, counts)
+    f |= _mechanism_features(e, f) | _pattern_features(self, sessions, e, counts=counts) | _key_bags(self, e, counts)
     return pd.DataFrame({k: np.asarray(f[k], np.float64) for k in self.get_feature_names_out()})
 
 # %% ../nbs/11_features.ipynb #d520b355

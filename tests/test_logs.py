@@ -182,3 +182,25 @@ def test_sessions_take_the_role_of_their_file_and_never_span_files(tmp_path):
                                          'labels': {'field': 'Label', 'normal': '-'}})
     s = ds.sessions.sort_values('session_id')
     assert s.events.map(len).tolist() == [10, 5, 5] and s.source.tolist() == ['train', 'train', 'heldout']
+
+
+def test_raw_logs_are_predicted_through_the_runs_parser_and_session_rule(tmp_path):
+    "A run trained on a raw-log YAML reads new raw logs with its saved parser; an unseen template flags its session."
+    from deeplog_mc.predict import predict_file
+    from deeplog_mc.stages import train_base_model
+    app_log(tmp_path, bad=False)
+    more = ''.join(f'2024-01-01 11:00:{i:02d} INFO svc: open session req-{i} from 10.0.0.1\n'
+                   f'2024-01-01 11:00:{i:02d} INFO svc: close session req-{i} after 3 ms\n' for i in range(6, 30))
+    (tmp_path/'app.log').write_text((tmp_path/'app.log').read_text() + more)
+    (tmp_path/'labels.csv').write_text((tmp_path/'labels.csv').read_text() + ''.join(f'req-{i},{int(i % 7 == 0)},\n' for i in range(6, 30)))
+    (tmp_path/'app.yaml').write_text(yaml.safe_dump(spec()))
+    prepare_data(tmp_path/'run', dataset=str(tmp_path/'app.yaml'), data_root=tmp_path)
+    train_base_model(tmp_path/'run', max_epochs=2, hidden=8)
+    new = tmp_path/'new.log'
+    new.write_text('2024-01-02 09:00:00 INFO svc: open session req-100 from 10.0.0.9\n'
+                   '2024-01-02 09:00:01 INFO svc: close session req-100 after 4 ms\n'
+                   '2024-01-02 09:00:02 INFO svc: open session req-101 from 10.0.0.9\n'
+                   '2024-01-02 09:00:03 WARN svc: kernel panic in module zz for req-101\n')
+    pred = predict_file(tmp_path/'run', new, tmp_path/'out.csv', progress=False)
+    assert pred.session_id.tolist() == ['req-100', 'req-101']
+    assert bool(pred.is_anomaly[1]) and any(e['event'].startswith('E') and e['position'] == 1 for e in pred.explanation[1])

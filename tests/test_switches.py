@@ -1,0 +1,46 @@
+"Each step of stages 03-04 has one named switch, and flipping it changes that step alone (what ablations rely on)."
+import json
+
+import numpy as np
+import pytest
+
+from deeplog_mc.config import ClassifierConfig, TypingConfig
+from deeplog_mc.stages import cluster_anomalies, make_classifier, train_classifier, typing_clusterer
+
+
+@pytest.fixture(scope='module')
+def run(synthetic_run):
+    return synthetic_run('switches', 200, 100, 15, base_epochs=6, until='features')
+
+
+def test_typing_switches_reach_the_clusterer():
+    clu = typing_clusterer(TypingConfig(feature_groups='count,events', merge_twins=False, outlier_r=0,
+                                        subtype_silhouette=0, seed=4))
+    assert (clu.feature_groups, clu.merge_twins, clu.outlier_r, clu.subtype_silhouette, clu.random_state) == \
+           ('count,events', False, 0, 0, 4)
+    assert typing_clusterer(TypingConfig()).feature_groups is None
+
+
+@pytest.mark.parametrize('switch', [{}, {'feature_groups': 'count,events'}, {'merge_twins': False},
+                                    {'outlier_r': 0}, {'subtype_silhouette': 0}])
+def test_each_typing_switch_runs_and_is_recorded(run, switch):
+    t = cluster_anomalies(run, baselines=False, subtype_min_size=5, **switch)
+    assert t['k'] >= 1 and 0 <= t['test']['nmi'] <= 1
+    if 'subtype_silhouette' in switch: assert t['subtypes']['k'] == t['k']
+    if 'feature_groups' in switch: assert t['feature_groups'] == 'count,events'
+
+
+def test_classifier_switches_reach_the_model():
+    m = make_classifier(ClassifierConfig(unknown_rules='doubt', twin_strength='none', prior_correction=False), (99, 1))
+    assert m.unknown_rules == ('doubt',) and m.twin_strength is None and m.normal_prior is None
+    m = make_classifier(ClassifierConfig(), (99, 1))
+    assert set(m.unknown_rules) == {'doubt', 'distance', 'normal_bound', 'unseen'} and m.normal_prior == 0.99
+    assert make_classifier(ClassifierConfig(twin_strength='2.5')).twin_strength == 2.5
+
+
+def test_unknown_rules_off_means_no_unknown(run):
+    cluster_anomalies(run, baselines=False, subtype_min_size=5)
+    _, on = train_classifier(run, classifier_epochs=3, write=False)
+    _, off = train_classifier(run, classifier_epochs=3, unknown_rules='none', write=False)
+    assert off['calibration']['unknown_rules'] == [] and off['test']['unknown_share_of_anomalies'] == 0
+    assert on['calibration']['unknown_rules'] == ['doubt', 'distance', 'normal_bound', 'unseen']
