@@ -373,4 +373,9 @@ BUILTIN_SPECS = {
                'labels': {'field': 'Label', 'normal': '-'}, 'train_fraction': 0.5,
                'parser': {'sim_th': 0.5, 'depth': 4},
                'grouping_check': 'hdfs/loghub_2k/BGL/BGL_2k.log_structured.csv'},
+    'adfa-ld': {'name': 'adfa-ld', 'description': 'ADFA-LD system-call traces: 53 normal, 746 attacks in 6 types',
+                'sources': [{'path': 'adfa_ld/adfa_train', 'format': 'sessions', 'role': 'all', 'label': 0},
+                            {'path': 'adfa_ld/adfa_test_abnormal', 'format': 'sessions', 'role': 'test', 'label': 1}],
+                'types': {'path': 'adfa_ld/adfa_test_abnormal_types.csv', 'id': 'session_id', 'type': 'type'},
+                'train_fraction': 0.5},
 }
