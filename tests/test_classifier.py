@@ -28,15 +28,13 @@ def test_metrics_have_the_promised_figures(run):
         assert 0 <= part['macro_f1_clusters'] <= 1 and 0 <= part['macro_f1_true'] <= 1
         assert {'precision', 'recall', 'f1'} <= set(part['detection'])
     assert c['classes'][0] == 'normal' and c['calibration']['temperature'] > 0
-    # trained on stage 03's subtypes, reported at the type level too; each class's type is its stage-03 parent
-    assert c['levels'] == 'subtypes' and 0 <= c['test']['by_type']['macro_f1_true'] <= 1
-    lab = pd.read_parquet(run/'features'/'cluster_labels.parquet').dropna(subset=['subtype_name'])
-    parent = dict(zip(lab.subtype_name, lab.cluster_name))
+    # trained on exactly the types stage 03 presents, and predicts them
+    lab = pd.read_parquet(run/'features'/'cluster_labels.parquet').dropna(subset=['cluster_name'])
     m = EnhancedDeepLogModel.load(run/'models'/'multiclass_model.pt')
-    assert set(m.classes_) - {'normal'} == set(parent) and all(m.class_types_[k] == v for k, v in parent.items())
+    assert set(m.classes_) - {'normal'} == set(lab.cluster_name) and 'subtype_name' not in lab
     preds = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
     typed = ~preds['class'].isin(['normal', 'unknown'])
-    assert typed.any() and (preds['type'][typed] == preds['class'][typed].map(parent)).all()
+    assert typed.any() and (preds['type'][typed] == preds['class'][typed]).all()
     # the error table counts exactly the detection errors, and each error's fit twins are real counts
     e, d = c['test']['errors'], c['test']['detection']
     assert (e['false_alarms'], e['misses']) == (d['fp'], d['fn'])
@@ -184,20 +182,25 @@ def test_twins_stay_off_when_the_order_carries_the_label():
 
 
 def test_doubt_is_about_the_type_and_configs_before_it_keep_the_class_level(run, tmp_path):
-    """With subtypes as classes, the prediction is the likeliest type's likeliest subtype and `type_probability`
-    is that type's share (at least the class's own); a config written before type-level scoring loads with
-    every class its own type, so that its calibrated threshold keeps its meaning."""
+    """Classes that share a type (the subtypes of runs made before types became the one presented level)
+    are decided by type: the prediction is the likeliest type's likeliest class and `type_probability` is
+    that type's share (at least the class's own); a config written before type-level scoring loads with every
+    class its own type, so that its calibrated threshold keeps its meaning."""
     df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F)
     t = (df.split == 'test').to_numpy(); S, X = list(df.events[t]), F.loc[t, cols].reset_index(drop=True)
-    m = EnhancedDeepLogModel.load(run/'models'/'multiclass_model.pt')
-    assert m.type_level_
+    fit = (df.split == 'fit').to_numpy(); y = np.where(df.label == 1, df.type.fillna('?'), 'normal').astype(object)
+    merged = {'burst': 'repeats', 'retry_storm': 'repeats'}                       # two classes, one type
+    m = EnhancedDeepLogModel(max_epochs=4, random_state=0).fit(list(df.events[fit]), y[fit], F.loc[fit, cols].reset_index(drop=True),
+                                                               class_types=merged)
+    m.save(tmp_path/'typed'); m = EnhancedDeepLogModel.load(tmp_path/'typed.pt')
+    assert m.type_level_ and m.class_types_['burst'] == m.class_types_['retry_storm'] == 'repeats'
     d, P = m.predict_details(S, X), m.predict_proba(S, X)
     types = np.array([m.class_types_[c] for c in m.classes_], object)
     ptype = pd.DataFrame(P, columns=types).T.groupby(level=0, sort=False).sum().T     # P(type) per session
     np.testing.assert_allclose(d.type_probability, ptype.max(axis=1).to_numpy(), rtol=1e-6)
     assert (d.type_probability >= d.probability - 1e-12).all()
-    old = tmp_path/'old'; old.mkdir(); shutil.copy(run/'models'/'multiclass_model.pt', old/'m.pt')
-    cfg = json.loads((run/'models'/'multiclass_model.json').read_text()); del cfg['type_level']
+    old = tmp_path/'old'; old.mkdir(); shutil.copy(tmp_path/'typed.pt', old/'m.pt')
+    cfg = json.loads((tmp_path/'typed.json').read_text()); del cfg['type_level']
     (old/'m.json').write_text(json.dumps(cfg))
     o = EnhancedDeepLogModel.load(old/'m.pt'); assert not o.type_level_
     od = o.predict_details(S, X)

@@ -1,4 +1,4 @@
-"Stages 02 and 03: features on hand-made sessions, k on separated blobs, subtypes, profiles naming a planted key, mapping, persistence."
+"Stages 02 and 03: features on hand-made sessions, k on separated blobs, profiles naming a planted key, mapping, persistence."
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from deeplog_mc.clustering import AnomalyClusterer, overcluster, refine_types
+from deeplog_mc.clustering import AnomalyClusterer, overcluster
 from deeplog_mc.core import DataError
 from deeplog_mc.detector import DeepLog
 from deeplog_mc.features import DeviationFeatures
@@ -36,27 +36,16 @@ def test_k_is_found_on_well_separated_blobs():
     cols = [f'x{i}' for i in range(5)]
     cl = AnomalyClusterer('kmeans', scaling='standard', k_max=8, random_state=0).fit(pd.DataFrame(X, columns=cols))
     assert cl.k_ == 4 and adjusted_rand_score(np.repeat(range(4), sizes), cl.labels_) == 1.0
-    # the overcluster rule: two large lumpy groups and a small distant one, the shape of anomaly data
-    # (its known failures on evenly spread equal blobs are described in notebook 03)
+    # the overcluster rule: three lumpy groups far apart are three types, each lump kept inside its group
     big = lambda c: np.vstack([rng.normal(0, .3, (100, 4)) + c + d for d in ([0, 0, 0, 0], [1.5, 0, 0, 0])])
-    X = np.vstack([big([0, 0, 0, 0]), big([8, 0, 0, 0]), rng.normal(0, .3, (12, 4)) + [0, 7, 0, 0]])
+    X = np.vstack([big([0, 0, 0, 0]), big([8, 0, 0, 0]), big([0, 7, 0, 0])])
     oc = overcluster(X, seed=0)
-    assert oc['k'] == 3 and adjusted_rand_score(np.repeat(range(3), [200, 200, 12]), oc['labels']) == 1.0
+    assert oc['k'] == 3 and adjusted_rand_score(np.repeat(range(3), 200), oc['labels']) == 1.0
+    # its known limit: Ward weighs merges by size, so a small group as far away is absorbed by a large one
+    # (typing_bench's ablation showed that the rule that used to split such groups off did not earn its place)
+    small = np.vstack([big([0, 0, 0, 0]), big([8, 0, 0, 0]), rng.normal(0, .3, (12, 4)) + [0, 7, 0, 0]])
+    assert overcluster(small, seed=0)['k'] == 2 and overcluster(small, k=3, seed=0)['k'] == 3
 
-
-def test_subtypes_split_separated_parts_only():
-    rng = np.random.default_rng(5)
-    # type 0: a big and a small blob well apart; type 1: one elongated Gaussian; type 2: a far part too small to stand alone
-    Z = np.vstack([rng.normal(0, .4, (300, 4)), rng.normal(0, .4, (45, 4)) + [0, 0, 4, 0],
-                   rng.normal(0, 1, (400, 4)) * [3, 1, 1, 1] + [20, 0, 0, 0],
-                   rng.normal(0, .4, (200, 4)) + [0, 20, 0, 0], rng.normal(0, .4, (20, 4)) + [0, 20, 5, 0]])
-    types = np.repeat([0, 0, 1, 2, 2], [300, 45, 400, 200, 20])
-    sub, parent = refine_types(Z, types, min_silhouette=0.5, min_size=30)
-    assert parent.tolist() == [0, 0, 1, 2]                          # only type 0 splits
-    truth = np.repeat([0, 1, 2, 3, 3], [300, 45, 400, 200, 20])
-    assert adjusted_rand_score(truth, sub) == 1.0
-    assert (parent[sub] == types).all()                             # a subtype never leaves its type
-    assert refine_types(Z, types, min_silhouette=0.5, min_size=50)[1].tolist() == [0, 1, 2]   # 45 < 50: no split
 
 
 @pytest.fixture(scope='module')
@@ -75,10 +64,10 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     assert planted & {s['key'] for s in prof['surprising']}, prof
     assert any(k in prof['name'] for k in planted), prof['name']
     assert typ['test']['ari'] >= 0.8, typ['test']                      # an easy data set is typed well
-    # every session's subtype lies inside its type, and is named after it
+    # one presented level: every typed session has one type and its name, and no subtype columns remain
     lab = pd.read_parquet(run/'features'/'cluster_labels.parquet'); lab = lab[lab.cluster >= 0]
-    assert lab.groupby('subtype').cluster.nunique().max() == 1 and typ['subtypes']['k'] == lab.subtype.nunique() >= typ['k']
-    assert all(s.startswith(c) for s, c in zip(lab.subtype_name, lab.cluster_name))
+    assert lab.cluster.nunique() == typ['k'] and lab.cluster_name.notna().all() and 'subtypes' not in typ
+    assert list(lab.columns) == ['session_id', 'split', 'cluster', 'cluster_name']
 
 
 def test_mapping_merges_clusters_and_a_bad_mapping_is_a_clear_error(run):
@@ -101,13 +90,13 @@ def test_saved_clusterer_predicts_the_same_and_refuses_other_files(run, tmp_path
     a = AnomalyClusterer.load(run/'models'/'cluster_model.npz')
     b = AnomalyClusterer(random_state=0).fit(F.loc[(F.split == 'fit') & (F.label == 1), cols].reset_index(drop=True))
     assert (a.predict(F[cols]) == b.predict(F[cols])).all()
-    assert all((x == y).all() for x, y in zip(a.predict_subtypes(F[cols]), b.predict_subtypes(F[cols])))
-    # a model saved before subtypes existed (no subtype arrays) loads with one subtype per type
+    # a model of an earlier version (subtype arrays, retired settings) loads and predicts the same types
     old = tmp_path/'old'; z = dict(np.load(run/'models'/'cluster_model.npz'))
-    np.savez(old.with_suffix('.npz'), **{k: v for k, v in z.items() if not k.startswith('sub_')})
-    old.with_suffix('.json').write_text((run/'models'/'cluster_model.json').read_text())
-    types, subs = AnomalyClusterer.load(old.with_suffix('.npz')).predict_subtypes(F[cols])
-    assert (types == a.predict(F[cols])).all() and (subs == types).all()
+    np.savez(old.with_suffix('.npz'), **z, sub_centers=z['centers'], sub_parent=np.arange(len(z['centers'])))
+    cfg = json.loads((run/'models'/'cluster_model.json').read_text())
+    cfg['params'].update(outlier_r=2.0, subtype_silhouette=0.5, subtype_min_size=30, subtype_space='counts')
+    old.with_suffix('.json').write_text(json.dumps(cfg))
+    assert (AnomalyClusterer.load(old.with_suffix('.npz')).predict(F[cols]) == a.predict(F[cols])).all()
     (tmp_path/'c.json').write_text('{"format": "deeplog-mc/base-model/1"}')
     with pytest.raises(DataError, match=r'c\.json: expected a deeplog-mc cluster model'): AnomalyClusterer.load(tmp_path/'c.npz')
 
@@ -135,20 +124,3 @@ def test_twins_share_one_type_and_new_sessions_follow_their_twins(tmp_path):
     on.save(tmp_path/'c')
     back = AnomalyClusterer.load(tmp_path/'c.npz')
     assert back.predict(new).tolist() == [a, b, a] and (back.predict(X) == on.labels_).all()
-
-
-def test_a_session_with_the_counts_of_fit_sessions_takes_their_subtype(tmp_path):
-    """Subtypes come from repeated halving; the nearest subtype centre can disagree with it for a few
-    count vectors. A new session whose key counts fit had takes the subtype those fit sessions got
-    (the label stage 04 trains on), also after save/load."""
-    rng = np.random.default_rng(8)
-    counts = np.column_stack([rng.integers(1, 12, 300), rng.integers(1, 4, 300)]).astype(float)
-    n = counts.sum(1)
-    X = pd.DataFrame({'len': n, 'f': np.zeros(300), 'count_E1': counts[:, 0] / n, 'count_E2': counts[:, 1] / n})
-    c = AnomalyClusterer(n_fine=4, subtype_min_size=20, random_state=0).fit(X)
-    assert len(c.sub_parent_) > c.k_
-    assert (c.predict_subtypes(X)[1] == c.sub_labels_).all()
-    c.save(tmp_path/'c'); back = AnomalyClusterer.load(tmp_path/'c.npz')
-    assert (back.predict_subtypes(X)[1] == c.sub_labels_).all()
-    back.twin_subtypes_ = np.zeros(0, int)                            # nearest centre alone: some twins move
-    assert (back.predict_subtypes(X)[1] != c.sub_labels_).any()

@@ -33,7 +33,7 @@ def fit_each(name, data):
     if name == 'AnomalyClusterer':
         rng = np.random.default_rng(0)
         X = pd.DataFrame(np.vstack([rng.normal(c, 0.1, (30, 3)) for c in (0, 3, 6)]), columns=['len', 'dev_count', 'nll_max'])
-        kw = dict(k=3, n_fine=6, subtype_silhouette=0, random_state=1)
+        kw = dict(k=3, n_fine=6, random_state=1)
         return AnomalyClusterer(**kw), AnomalyClusterer(**kw).fit(X)
     kw = dict(variant='sequence', max_epochs=2, head_hidden=8, unknown_rules=('doubt',), random_state=2)
     y = np.where(held.label == 1, held.type.fillna('normal'), 'normal')

@@ -14,20 +14,17 @@ def run(synthetic_run):
 
 
 def test_typing_switches_reach_the_clusterer():
-    clu = typing_clusterer(TypingConfig(feature_groups='count,events', merge_twins=False, outlier_r=0,
-                                        subtype_silhouette=0, seed=4))
-    assert (clu.feature_groups, clu.merge_twins, clu.outlier_r, clu.subtype_silhouette, clu.random_state) == \
-           ('count,events', False, 0, 0, 4)
+    clu = typing_clusterer(TypingConfig(feature_groups='count,events', merge_twins=False, method='kmeans', seed=4))
+    assert (clu.feature_groups, clu.merge_twins, clu.method, clu.random_state) == ('count,events', False, 'kmeans', 4)
     assert typing_clusterer(TypingConfig()).feature_groups is None
 
 
-@pytest.mark.parametrize('switch', [{}, {'feature_groups': 'count,events'}, {'merge_twins': False},
-                                    {'outlier_r': 0}, {'subtype_silhouette': 0}])
+@pytest.mark.parametrize('switch', [{}, {'feature_groups': 'count,events'}, {'merge_twins': False}, {'method': 'kmeans'}])
 def test_each_typing_switch_runs_and_is_recorded(run, switch):
-    t = cluster_anomalies(run, baselines=False, subtype_min_size=5, **switch)
+    t = cluster_anomalies(run, baselines=False, **switch)
     assert t['k'] >= 1 and 0 <= t['test']['nmi'] <= 1
-    if 'subtype_silhouette' in switch: assert t['subtypes']['k'] == t['k']
     if 'feature_groups' in switch: assert t['feature_groups'] == 'count,events'
+    if 'method' in switch: assert t['method'] == 'kmeans' and 'criterion' in t['rule']
 
 
 def test_classifier_switches_reach_the_model():
@@ -39,7 +36,7 @@ def test_classifier_switches_reach_the_model():
 
 
 def test_unknown_rules_off_means_no_unknown(run):
-    cluster_anomalies(run, baselines=False, subtype_min_size=5)
+    cluster_anomalies(run, baselines=False)
     _, on = train_classifier(run, classifier_epochs=3, write=False)
     _, off = train_classifier(run, classifier_epochs=3, unknown_rules='none', write=False)
     assert off['calibration']['unknown_rules'] == [] and off['test']['unknown_share_of_anomalies'] == 0
