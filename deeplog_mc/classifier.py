@@ -294,7 +294,7 @@ def fit(self:EnhancedDeepLogModel, sessions, # event sequences, one per session
         vocab:Vocab|None=None, # the vocabulary (default: the base model's, else built from `sessions`)
         normal_sessions=None, # known-normal sessions, not trained on: they only widen the normal bound
         normal_features:pd.DataFrame|None=None, # their features
-        class_types:dict|None=None, # class -> type (subtypes of one type do not compete)
+        class_types:dict|None=None, # class -> type (classes of one type do not compete)
        ) -> EnhancedDeepLogModel:
     "Train, calibrate and set the unknown bounds."
     self._validate_params(); y = _check_labels(sessions, y)

@@ -120,7 +120,7 @@ def type_decision(z:np.ndarray, # log-probabilities, sessions x classes
     zt = np.stack([np.logaddexp.reduce(z[:, tix == t], axis=1) for t in range(n_types)], 1)   # log P(type)
     kt = zt.argmax(1)
     k = np.where(tix[None, :] == kt[:, None], z, -np.inf).argmax(1)
-    rest = zt.copy(); rest[np.arange(len(z)), kt] = -np.inf                 # sibling subtypes do not compete
+    rest = zt.copy(); rest[np.arange(len(z)), kt] = -np.inf                 # classes of one type do not compete
     with np.errstate(divide='ignore'): ld = np.logaddexp.reduce(rest, axis=1)
     return k, np.exp(zt[np.arange(len(z)), kt]), ld
 

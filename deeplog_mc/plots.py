@@ -25,7 +25,7 @@ def _style():
     sns.set_theme(style='whitegrid', context='notebook')
 
 def _short(v, n:int=32) -> list[str]:
-    "Labels cut to `n` characters, keeping their ends (subtype suffixes are at the end)."
+    "Labels cut to `n` characters, keeping both ends."
     return [s if len(s) <= n else s[:n//2] + '…' + s[-(n//2 - 1):] for s in map(str, v)]
 
 # %% ../nbs/18_plots.ipynb #26c113c1
