@@ -12,7 +12,8 @@ from deeplog_mc.detector import DeepLog
 from deeplog_mc.features import DeviationFeatures
 from deeplog_mc.run import load_sessions
 from deeplog_mc.stages import cluster_anomalies
-from deeplog_mc.synthetic import ERROR, RETRY  # the keys retry_storm plants
+from deeplog_mc.naming import key_label
+from deeplog_mc.synthetic import ERROR, RETRY, SYNTHETIC_TEMPLATES  # the keys retry_storm plants
 
 
 def test_features_of_hand_made_sessions():
@@ -60,7 +61,8 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     prof = {p['cluster']: p for p in json.loads((run/'models'/'cluster_model.json').read_text())['profiles']}[storm]
     planted = {f'E{ERROR}', f'E{RETRY}'}
     assert planted & {s['key'] for s in prof['surprising']}, prof
-    assert any(k in prof['name'] for k in planted), prof['name']
+    labels = {key_label(k, SYNTHETIC_TEMPLATES) for k in planted}          # named in the templates' words
+    assert any(lab in prof['name'] for lab in labels), prof['name']
     assert typ['test']['ari'] >= 0.8, typ['test']                      # an easy data set is typed well
     # one presented level: every typed session has one type and its name, and no subtype columns remain
     lab = pd.read_parquet(run/'features'/'cluster_labels.parquet'); lab = lab[lab.cluster >= 0]
