@@ -139,7 +139,7 @@ def _split(yf:np.ndarray, n_classes:int, val_frac:float, rng:np.random.Generator
     val = np.zeros(len(yf), bool)
     for c in range(n_classes):
         g = np.flatnonzero(yf == c); rng.shuffle(g)
-        if len(g) >= 2: val[g[:int(round(val_frac * len(g)))]] = True
+        if len(g) >= 2: val[g[:max(1, int(round(val_frac * len(g))))]] = True
     return val
 
 # %% ../nbs/15_classifier.ipynb #1a6f7011
