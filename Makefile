@@ -42,11 +42,12 @@ sync-check: venv
 	if [ -n "$$CI" ] && [ -n "$$(git status --porcelain)" ]; then echo "FAIL: git status --porcelain not empty after nbdev_clean + nbdev_export"; git status --porcelain; exit 1; fi; \
 	echo "sync-check: notebooks and package agree"
 
+# tests train tiny models: one torch thread each, so that a busy 2-core machine does not make threads spin
 nbtest: venv
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: venv
-	$(BIN)/python -m pytest tests --durations=10
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --durations=10
 
 lab: venv
 	$(BIN)/jupyter lab --no-browser --allow-root --notebook-dir=.
