@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # extra arguments for `deeplog-mc run`, e.g. make pipeline ARGS="-p dataset hdfs --name hdfs"
 ARGS ?=
 
-.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs wheel-check readme
+.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs wheel-check readme constraints
 
 help:
 	@echo "make pipeline   set up .venv, run the whole pipeline on the default (synthetic) data into runs/<timestamp>"
@@ -17,13 +17,20 @@ help:
 	@echo "make export     nbdev_clean + nbdev_export (after editing notebooks)"
 	@echo "make wheel-check build the wheel, install it in a clean venv, run the quick pipeline outside the checkout"
 	@echo "make readme     fill README's study tables from results/*.json"
+	@echo "make constraints pin every dependency (constraints.txt) at the versions of .venv"
 
 # torch first, from the local CPU wheel: a plain `torch` requirement would pull a multi-GB CUDA build
-$(STAMP): setup.py settings.ini
+$(STAMP): setup.py settings.ini constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
+
+# pin every dependency at the versions of the current .venv (after changing requirements in settings.ini)
+constraints: venv
+	{ echo "# Exact versions of every dependency, so that two fresh installs give the same figures for the same seed."; \
+	  echo "# The Makefile installs with -c constraints.txt. Refresh after changing requirements: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.txt
 
 venv: $(STAMP)
 
@@ -64,7 +71,7 @@ wheel-check: venv
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir /tmp/deeplog-mc-wheel/dist .
 	$(PYTHON) -m venv /tmp/deeplog-mc-wheel/venv
 	/tmp/deeplog-mc-wheel/venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	/tmp/deeplog-mc-wheel/venv/bin/python -m pip install --quiet --disable-pip-version-check /tmp/deeplog-mc-wheel/dist/*.whl
+	/tmp/deeplog-mc-wheel/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt /tmp/deeplog-mc-wheel/dist/*.whl
 	cd /tmp/deeplog-mc-wheel/work && /tmp/deeplog-mc-wheel/venv/bin/deeplog-mc run --preset quick --name quick
 	test -f /tmp/deeplog-mc-wheel/work/runs/quick/models/multiclass_model.pt && test -f /tmp/deeplog-mc-wheel/work/runs/quick/report.html
 
