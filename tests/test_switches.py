@@ -37,6 +37,9 @@ def test_classifier_switches_reach_the_model():
     m = make_classifier(ClassifierConfig(), (99, 1))
     assert set(m.unknown_rules) == {'doubt', 'distance', 'normal_bound', 'unseen'} and m.normal_prior == 0.99
     assert make_classifier(ClassifierConfig(twin_strength='2.5')).twin_strength == 2.5
+    # what YAML makes of `-p unknown_rules ""` (None) and of `-p twin_strength off` (False)
+    assert make_classifier(ClassifierConfig(unknown_rules=None)).unknown_rules == ()
+    assert make_classifier(ClassifierConfig(twin_strength=False)).twin_strength is None
 
 
 def test_unknown_rules_off_means_no_unknown(run):
