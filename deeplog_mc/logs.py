@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, read_json, write_json
+from .core import DataError, read_config, write_json
 
 # %% auto #0
 __all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'format_regex', 'LogParser', 'read_log_lines', 'sessions_by_id', 'sessions_by_window',
@@ -120,10 +120,7 @@ def save(self:LogParser, path) -> Path:
 @patch(cls_method=True)
 def load(cls:LogParser, path) -> LogParser:
     "Rebuild a parser from its JSON state: Drain3 re-learns exactly the saved templates."
-    d = read_json(path)
-    if not isinstance(d, dict) or d.get('format') != 'deeplog-mc/parser/1':
-        raise DataError(path, 'a deeplog-mc parser state (format deeplog-mc/parser/1)',
-                        got='no such file' if d is None else 'another format')
+    d = read_config(path, 'deeplog-mc/parser/1', 'a deeplog-mc parser state')
     self = cls(d['masks'], sim_th=d['sim_th'], depth=d['depth'], max_children=d['max_children'])
     for k, t in sorted(((int(k), t) for k, t in d['templates'].items())):
         c = self._miner.add_log_message(t)['cluster_id']
