@@ -151,45 +151,30 @@ def _retained_curve(Z:np.ndarray, centers:np.ndarray, fine:np.ndarray, costs:dic
     return pd.DataFrame({'k': list(range(1, K + 1)),
                          'retained': [B[kk] / B[K] if B[K] > 0 else 1.0 for kk in range(1, K + 1)]})
 
-
-def _split_distant(Z:np.ndarray, fine:np.ndarray, part:np.ndarray, chosen:int, centers:np.ndarray,
-                   outlier_r:float) -> np.ndarray:
-    "Fine -> type map `part` (`chosen` types) where fine clusters beyond `outlier_r` RMS radii become new types."
-    fmap = part.copy(); lab, nxt = fmap[fine], chosen
-    for c in range(chosen):
-        members = np.flatnonzero(part == c)
-        if len(members) < 2: continue
-        m = lab == c; cc = Z[m].mean(0); rad = np.sqrt(((Z[m] - cc) ** 2).sum(1).mean())
-        for f in members:
-            if np.linalg.norm(centers[f] - cc) > outlier_r * rad: fmap[f] = nxt; nxt += 1
-    return fmap
-
-def overcluster(Z:np.ndarray, n_fine:int=25, retain:float=0.7, outlier_r:float=2.0, k:int=0, seed:int=0) -> dict:
-    "Over-cluster with k-means, merge with Ward, cut at `retain` of the spread (or at `k`), split off distant parts."
+def overcluster(Z:np.ndarray, n_fine:int=25, retain:float=0.7, k:int=0, seed:int=0) -> dict:
+    "Over-cluster with k-means, merge with Ward, cut at `retain` of the spread (or at `k`)."
     first, inv, cnt = distinct_rows(Z); K = int(min(n_fine, len(first)))
     if K < 2:
         return {'k': 1, 'labels': np.zeros(len(Z), int), 'fine_labels': np.zeros(len(Z), int),
-                'fine_centers': Z.mean(0, keepdims=True), 'fine_to_type': np.zeros(1, int), 'k_cut': 1,
+                'fine_centers': Z.mean(0, keepdims=True), 'fine_to_type': np.zeros(1, int),
                 'curve': pd.DataFrame({'k': [1], 'retained': [1.0]})}
     km = KMeans(K, n_init=30, random_state=seed).fit(Z[first], sample_weight=cnt)
     fine = km.labels_[inv]; parts, costs = ward_merge(Z, fine)
     curve = _retained_curve(Z, km.cluster_centers_, fine=fine, costs=costs)
     chosen = int(min(max(k, 1), K)) if k else int(curve.k[curve.retained >= retain - 1e-12].min())
-    fmap = parts[chosen].copy() if k or not outlier_r else \
-        _split_distant(Z, fine, part=parts[chosen], chosen=chosen, centers=km.cluster_centers_, outlier_r=outlier_r)
-    size = np.bincount(fmap[fine], minlength=fmap.max() + 1)     # number types by size, 0 = largest
+    fmap = parts[chosen]; size = np.bincount(fmap[fine], minlength=fmap.max() + 1)     # number types by size, 0 = largest
     fmap = np.argsort(np.argsort(-size, kind='stable'))[fmap]     # (the inverse of the order: each type's rank)
-    return {'k': int(fmap.max()) + 1, 'k_cut': chosen, 'labels': fmap[fine], 'fine_labels': fine,
+    return {'k': int(fmap.max()) + 1, 'labels': fmap[fine], 'fine_labels': fine,
             'fine_centers': km.cluster_centers_, 'fine_to_type': fmap, 'curve': curve}
 
 # %% ../nbs/12_clustering.ipynb #6ddf8e3f
 class AnomalyClusterer(BaseEstimator):
     "Clusters sessions by their features into types; k chosen on the data; five methods."
     def __init__(self, method:str='overcluster', k:int=0, scaling:str='groups', n_fine:int=25, retain:float=0.7,
-                 outlier_r:float=2.0, k_min:int=2, k_max:int=20, criterion:str='silhouette', tolerance:float=0.95,
+                 k_min:int=2, k_max:int=20, criterion:str='silhouette', tolerance:float=0.95,
                  pca_variance:float=0.95, merge_twins:bool=True, feature_groups=None, random_state:int=0):
         self.method, self.k, self.scaling, self.n_fine, self.retain = method, k, scaling, n_fine, retain
-        self.outlier_r, self.k_min, self.k_max, self.criterion = outlier_r, k_min, k_max, criterion
+        self.k_min, self.k_max, self.criterion = k_min, k_max, criterion
         self.tolerance = tolerance
         self.pca_variance, self.merge_twins = pca_variance, merge_twins
         self.feature_groups, self.random_state = feature_groups, random_state
@@ -241,11 +226,10 @@ def _nearest(Z:np.ndarray, C:np.ndarray) -> np.ndarray:
 @patch
 def _cluster(self:AnomalyClusterer, Z:np.ndarray) -> tuple[np.ndarray, np.ndarray|None]:
     "Raw labels of `Z` (-1: noise) and fine labels (overcluster; else None); learns `k_`, `k_curve_`, the fine map."
-    self.fine_centers_ = self.fine_to_type_ = self.k_cut_ = None
+    self.fine_centers_ = self.fine_to_type_ = None
     if self.method == 'overcluster':
-        oc = overcluster(Z, n_fine=self.n_fine, retain=self.retain, outlier_r=self.outlier_r, k=self.k,
-                         seed=self.random_state)
-        self.k_, self.k_curve_, self.k_cut_ = oc['k'], oc['curve'], oc['k_cut']
+        oc = overcluster(Z, n_fine=self.n_fine, retain=self.retain, k=self.k, seed=self.random_state)
+        self.k_, self.k_curve_ = oc['k'], oc['curve']
         self.fine_centers_, self.fine_to_type_ = oc['fine_centers'], oc['fine_to_type']
         return oc['labels'], oc['fine_labels']
     if self.k: self.k_, self.k_curve_ = int(self.k), None

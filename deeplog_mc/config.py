@@ -76,8 +76,6 @@ class TypingConfig(StageConfig):
     k: int = option(0, 'number of types; 0 chooses it automatically')
     n_fine: int = option(25, 'overcluster: number of fine clusters merged into types')
     retain: float = option(0.7, "overcluster: fewest types keeping this share of the fine clusters' spread")
-    outlier_r: float = option(2.0, 'overcluster: a fine cluster this many RMS radii from its type centre '
-                              'becomes a type; 0: off')
     k_min: int = option(2, 'other methods: smallest k tried')
     k_max: int = option(20, 'other methods: largest k tried')
     criterion: str = option('silhouette', 'other methods: silhouette, calinski_harabasz or bic')

@@ -68,7 +68,7 @@ def plot_k_curve(run_dir) -> plt.Figure|None:
     if not cfg.get('k_curve'): return None
     kc = pd.DataFrame(cfg['k_curve']); y = 'retained' if 'retained' in kc else 'score'
     fig, ax = plt.subplots(figsize=(7, 3)); ax.plot(kc.k, kc[y], marker='o')
-    ax.axvline(typ.get('rule', {}).get('k_cut') or typ.get('k'), ls=':', c='k')
+    ax.axvline(typ.get('k_before_twins') or typ.get('k'), ls=':', c='k')
     ax.set(xlabel='k', ylabel='spread retained' if y == 'retained' else y, title='choosing k on fit')
     fig.tight_layout(); return fig
 

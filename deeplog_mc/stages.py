@@ -175,7 +175,7 @@ def anomaly_masks(run, table:pd.DataFrame, mode:str) -> tuple[np.ndarray, np.nda
 def typing_clusterer(cfg:TypingConfig) -> AnomalyClusterer:
     "The stage-03 clusterer a typing configuration describes."
     return AnomalyClusterer(method=cfg.method, k=cfg.k, scaling=cfg.scaling, n_fine=cfg.n_fine, retain=cfg.retain,
-                            outlier_r=cfg.outlier_r, k_min=cfg.k_min, k_max=cfg.k_max, criterion=cfg.criterion,
+                            k_min=cfg.k_min, k_max=cfg.k_max, criterion=cfg.criterion,
                             tolerance=cfg.tolerance,
                             pca_variance=cfg.pca_variance, merge_twins=cfg.merge_twins,
                             feature_groups=None if cfg.feature_groups in (None, 'all') else cfg.feature_groups,
@@ -223,7 +223,7 @@ def _typing_baselines(run, cfg, df, fit_m, test_m, tf, tt) -> dict:
     ecf, ect = event_count_matrix(df.events[fit_m], keys), event_count_matrix(df.events[test_m], keys)
     model = DeepLog.load(run/'models'/'base_model.pt')
     hf, ht = model.hidden_states(df.events[fit_m]), model.hidden_states(df.events[test_m])
-    over = AnomalyClusterer(n_fine=cfg.n_fine, retain=cfg.retain, outlier_r=cfg.outlier_r, random_state=cfg.seed)
+    over = AnomalyClusterer(n_fine=cfg.n_fine, retain=cfg.retain, random_state=cfg.seed)
     base = lambda Xf, Xt, clusterer: typing_baseline(Xf, Xt, types_fit=tf, types_test=tt, clusterer=clusterer)
     return {'event_counts': base(ecf, ect, ref()), 'hidden_state': base(hf, ht, ref()),
             'event_counts_overcluster': base(ecf, ect, over)}
@@ -231,9 +231,7 @@ def _typing_baselines(run, cfg, df, fit_m, test_m, tf, tt) -> dict:
 # %% ../nbs/17_stages.ipynb #5463de46
 def _typing_summary(cfg, clu, fit_m, test_m, names, figures) -> dict:
     "The typing figures stage 03 records under metrics.json -> typing."
-    rule = ({'n_fine': cfg.n_fine, 'retain': cfg.retain, 'outlier_r': cfg.outlier_r,
-             'k_cut': getattr(clu, 'k_cut_', None)}
-            if cfg.method == 'overcluster' else
+    rule = ({'n_fine': cfg.n_fine, 'retain': cfg.retain} if cfg.method == 'overcluster' else
             {'criterion': cfg.criterion, 'k_min': cfg.k_min, 'k_max': cfg.k_max, 'tolerance': cfg.tolerance})
     types = figures
     return {'k': clu.k_, 'mode': cfg.mode, 'method': cfg.method, 'scaling': cfg.scaling,

@@ -78,7 +78,7 @@ def supervised_ceiling(X, types, seed:int=0) -> dict:
 # %% ../nbs/24_typing_bench.ipynb #e3a9ea8e
 def typing_variants() -> dict[str, dict]:
     "Name -> TypingConfig overrides of every benchmark variant."
-    v = {'presented': {}, 'no merge_twins': {'merge_twins': False}, 'no outlier split': {'outlier_r': 0},
+    v = {'presented': {}, 'no merge_twins': {'merge_twins': False},
          'k-means with silhouette k': {'method': 'kmeans'}}
     for g in FEATURE_GROUPS:
         v[f'without {g}'] = {'feature_groups': ','.join(x for x in FEATURE_GROUPS if x != g)}

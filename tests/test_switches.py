@@ -14,21 +14,21 @@ def run(synthetic_run):
 
 
 def test_typing_switches_reach_the_clusterer():
-    clu = typing_clusterer(TypingConfig(feature_groups='count,events', merge_twins=False, outlier_r=0, method='kmeans',
+    clu = typing_clusterer(TypingConfig(feature_groups='count,events', merge_twins=False, method='kmeans',
                                         seed=4))
-    assert (clu.feature_groups, clu.merge_twins, clu.outlier_r, clu.method, clu.random_state) == \
-           ('count,events', False, 0, 'kmeans', 4)
+    assert (clu.feature_groups, clu.merge_twins, clu.method, clu.random_state) == \
+           ('count,events', False, 'kmeans', 4)
     assert typing_clusterer(TypingConfig()).feature_groups is None
 
 
-@pytest.mark.parametrize('switch', [{}, {'feature_groups': 'count,events'}, {'merge_twins': False}, {'outlier_r': 0},
+@pytest.mark.parametrize('switch', [{}, {'feature_groups': 'count,events'}, {'merge_twins': False},
                                     {'method': 'kmeans'}])
 def test_each_typing_switch_runs_and_is_recorded(run, switch):
     t = cluster_anomalies(run, baselines=False, **switch)
     assert t['k'] >= 1 and 0 <= t['test']['nmi'] <= 1
     if 'feature_groups' in switch: assert t['feature_groups'] == 'count,events'
     if 'method' in switch: assert t['method'] == 'kmeans' and 'criterion' in t['rule']
-    if 'outlier_r' in switch: assert t['rule']['outlier_r'] == 0 and t['k'] <= t['rule']['k_cut']
+    if 'merge_twins' in switch: assert t['merge_twins'] is False and t['k'] == t['k_before_twins']
 
 
 def test_classifier_switches_reach_the_model():
