@@ -162,7 +162,7 @@ def overcluster(Z:np.ndarray, n_fine:int=25, retain:float=0.7, k:int=0, seed:int
     fine = km.labels_[inv]; parts, costs = ward_merge(Z, fine)
     curve = _retained_curve(Z, km.cluster_centers_, fine=fine, costs=costs)
     chosen = int(min(max(k, 1), K)) if k else int(curve.k[curve.retained >= retain - 1e-12].min())
-    fmap = parts[chosen]; size = np.bincount(fmap[fine], minlength=fmap.max() + 1)     # number types by size, 0 = largest
+    fmap = parts[chosen]; size = np.bincount(fmap[fine], minlength=fmap.max() + 1)  # types by size, 0 = largest
     fmap = np.argsort(np.argsort(-size, kind='stable'))[fmap]     # (the inverse of the order: each type's rank)
     return {'k': int(fmap.max()) + 1, 'labels': fmap[fine], 'fine_labels': fine,
             'fine_centers': km.cluster_centers_, 'fine_to_type': fmap, 'curve': curve}

@@ -14,7 +14,8 @@ import yaml
 from .core import DataError
 
 # %% auto #0
-__all__ = ['number_repeats', 'describe_key', 'key_label', 'profile_clusters', 'read_cluster_mapping', 'cluster_names']
+__all__ = ['number_repeats', 'describe_key', 'key_label', 'profile_clusters', 'read_cluster_mapping', 'cluster_names',
+           'nearest_types', 'mark_session', 'type_card']
 
 # %% ../nbs/13_naming.ipynb #b957ce4a
 def number_repeats(names, keep=None) -> list[str]:
@@ -71,6 +72,7 @@ def _profile(c:int, G:pd.DataFrame, sur:list, exp_:list, templates:dict, n_keys:
     name = _auto_name(top_s, top_e, early=early, ran_on=ran_on, deviations=G.dev_count.mean(), templates=templates)
     return {'cluster': c, 'size': len(G), 'name': name,
             'surprising': keys(top_s), 'expected_missing': keys(top_e), 'ended_early': early, 'ran_on': ran_on,
+            'reordered': float(G.dev_expected_later_share.mean()) if 'dev_expected_later_share' in G else None,
             'mean_len': float(G.len.mean()), 'mean_deviations': float(G.dev_count.mean())}
 
 def _nearest_sessions(F:pd.DataFrame, mem:np.ndarray, c:int, sessions, distances:np.ndarray,
@@ -122,3 +124,46 @@ def read_cluster_mapping(path, k:int) -> dict[int, str]:
 def cluster_names(profiles:list[dict], mapping:dict[int, str]|None=None) -> dict[int, str]:
     "Final name of every cluster: the mapping's where given, else the automatic one."
     return {p['cluster']: (mapping or {}).get(p['cluster'], p['name']) for p in profiles}
+
+# %% ../nbs/13_naming.ipynb #7b7b66da
+def nearest_types(centers:np.ndarray) -> dict[int, tuple[int, float]]:
+    "Each type's nearest other type and the distance between their centres (empty with fewer than two types)."
+    C = np.asarray(centers, np.float64)
+    if len(C) < 2: return {}
+    D = np.sqrt(((C[:, None] - C[None]) ** 2).sum(-1)); np.fill_diagonal(D, np.inf)
+    return {i: (int(D[i].argmin()), float(D[i].min())) for i in range(len(C))}
+
+# %% ../nbs/13_naming.ipynb #e29899cb
+def mark_session(events, deviates, templates:dict, limit:int=30, width:int=80) -> list[str]:
+    "Lines `» E<key>  text` (» where the model did not expect the event), the end last; at most `limit` events."
+    keys, dev = [f'E{int(k)}' for k in events] + ['end'], np.asarray(deviates, bool)
+    if len(dev) != len(keys): raise ValueError(f'{len(keys) - 1} events and the end, but {len(dev)} verdicts')
+    text = lambda k: '<end of session>' if k == 'end' else f'{k:<6} {key_label(k, templates, width)}'.rstrip()
+    lines = [f"{'»' if d else ' '} {text(k)}" for k, d in zip(keys, dev)]
+    start = max(0, min(int(dev.argmax()) - 5, len(lines) - limit)) if dev.any() else 0
+    end = min(len(lines), start + limit)
+    return ([f'  … {start} events before'] if start else []) + lines[start:end] + \
+           ([f'  … {len(lines) - end} more'] if end < len(lines) else [])
+
+# %% ../nbs/13_naming.ipynb #a0d4022c
+def _keys_text(keys:list) -> str:
+    "The keys of a profile with their template text and mean count per session, or `none`."
+    text = lambda k: ' '.join(re.sub(r'<\*>', ' ', k['text']).split())           # without the parameter slots
+    return '; '.join(f"{text(k)} ({k['per_session']:.1f} per session)" for k in keys) or 'none'
+
+def type_card(profile:dict, n_anomalies:int, nearest:tuple|None=None, example:dict|None=None) -> str:
+    "One type as Markdown: name, size, the events it adds and misses, its order and end, nearest type, an example."
+    p = profile; share = p['size'] / max(n_anomalies, 1)
+    order = f"ends early in {p['ended_early']:.0%} of its sessions, runs on in {p['ran_on']:.0%}"
+    if p.get('reordered') is not None: order += f"; {p['reordered']:.0%} of its surprises out of order (expected later)"
+    lines = [f"### Type {p['cluster']}: {p.get('final_name', p['name'])}", '',
+             f"- **size**: {p['size']} sessions ({share:.1%} of the anomalies typed), "
+             f"{p['mean_len']:.0f} events on average",
+             f"- **adds** (events the model did not expect there): {_keys_text(p['surprising'])}",
+             f"- **misses** (events the model expected instead): {_keys_text(p['expected_missing'])}",
+             f"- **order and end**: {order}"]
+    if nearest: lines.append(f"- **nearest type**: {nearest[0]} ({nearest[1]}), centre distance {nearest[2]:.2f}")
+    if example:
+        lines += ['', f"Example, session {example['session_id']} (» marks what the model did not expect):", '',
+                  '```', *example['lines'], '```']
+    return '\n'.join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import DataError, read_json, write_parquet
+from .core import DataError, atomic_write, read_json, write_parquet
 from .config import ClassifierConfig, DataConfig, DetectorConfig, FeatureConfig, TypingConfig
 from .sessions import Vocab, flatten, event_count_matrix
 from .datasets import assign_splits, data_summary, load_dataset
@@ -19,15 +19,16 @@ from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_fea
 from .detector import RULES, DeepLog, EventScores, NGramBaseline
 from .features import DeviationFeatures
 from .clustering import AnomalyClusterer
-from .naming import cluster_names, profile_clusters, read_cluster_mapping
+from .naming import (cluster_names, mark_session, nearest_types, profile_clusters, read_cluster_mapping,
+                               type_card)
 from .classifier import EnhancedDeepLogModel
 from .evaluation import (classifier_metrics, cluster_type_map, detection_errors, detection_metrics,
                                    error_summary, mapped_macro_f1, typing_baseline, typing_metrics)
 
 # %% auto #0
 __all__ = ['SYNTHETIC_FIELDS', 'STAGE_FUNCTIONS', 'stage_config', 'prepare_data', 'make_detector', 'train_base_model',
-           'extract_features', 'anomaly_masks', 'typing_clusterer', 'cluster_anomalies', 'make_classifier',
-           'train_classifier', 'quick_run_until']
+           'extract_features', 'anomaly_masks', 'typing_clusterer', 'write_type_cards', 'cluster_anomalies',
+           'make_classifier', 'train_classifier', 'quick_run_until']
 
 # %% ../nbs/17_stages.ipynb #1dff2b5c
 def stage_config(cls, config=None, **overrides):
@@ -206,6 +207,25 @@ def _write_labels(run, df, fit_m, test_m, clu, assigned, names):
     labels['cluster_name'] = labels.cluster.map(names).astype('string')
     write_parquet(labels, run/'features'/'cluster_labels.parquet')
 
+# %% ../nbs/17_stages.ipynb #4d89d411
+def write_type_cards(run, df:pd.DataFrame, fit_m:np.ndarray, clu:AnomalyClusterer, profiles:list,
+                     templates:dict) -> str:
+    "models/type_cards.md: one card per type, its example session marked with the base model's verdicts."
+    sc = EventScores.load(run/'scores'/'event_scores.npz')
+    dev = DeviationFeatures.load(run/'models'/'features.json').deviates(sc)
+    row = {str(s): i for i, s in enumerate(df.session_id)}; near = nearest_types(clu.centers_)
+    name = {p['cluster']: p.get('final_name', p['name']) for p in profiles}; cards = []
+    for p in profiles:
+        c, ex = p['cluster'], None
+        if p.get('nearest'):
+            sid = p['nearest'][0]['session_id']; i = row[str(sid)]
+            ex = {'session_id': sid, 'lines': mark_session(df.events.iloc[i], dev[sc.offsets[i]:sc.offsets[i + 1]],
+                                                           templates)}
+        other = (near[c][0], name.get(near[c][0], '?'), near[c][1]) if c in near else None
+        cards.append(type_card(p, n_anomalies=int(fit_m.sum()), nearest=other, example=ex))
+    text = '\n\n'.join([f'# {len(profiles)} anomaly types', *cards]) + '\n'
+    atomic_write(run/'models'/'type_cards.md', text); return text
+
 # %% ../nbs/17_stages.ipynb #29c9c558
 def _type_figures(tf, tt, lab_fit, lab_test) -> dict:
     "Fit and test typing figures of the types against the true types where known."
@@ -261,6 +281,7 @@ def cluster_anomalies(run_dir, config:TypingConfig|None=None, **overrides) -> di
                                                     templates=vocab.templates)
     _write_labels(run, df, fit_m=fit_m, test_m=test_m, clu=clu, assigned=assigned, names=names)
     _save_clusterer(run, cfg, clu, profiles=profiles, names=names, mpath=mpath)
+    write_type_cards(run, df, fit_m=fit_m, clu=clu, profiles=profiles, templates=vocab.templates)
     tf, tt = df.type[fit_m].to_numpy(object), df.type[test_m].to_numpy(object)
     figures = _type_figures(tf, tt, lab_fit=clu.labels_, lab_test=assigned)
     typing = _typing_summary(cfg, clu, fit_m=fit_m, test_m=test_m, names=names, figures=figures)

@@ -67,6 +67,14 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     lab = pd.read_parquet(run/'features'/'cluster_labels.parquet'); lab = lab[lab.cluster >= 0]
     assert lab.cluster.nunique() == typ['k'] and lab.cluster_name.notna().all() and 'subtypes' not in typ
     assert list(lab.columns) == ['session_id', 'split', 'cluster', 'cluster_name']
+    # a card per type: the retry storm's card names its planted key in the templates' words, and its example
+    # session marks with » the planted events the base model did not expect
+    cards = (run/'models'/'type_cards.md').read_text().split('\n### Type ')[1:]
+    assert len(cards) == typ['k'] and all('**nearest type**' in c for c in cards) == (typ['k'] > 1)
+    card = next(c for c in cards if c.startswith(f'{storm}: '))
+    assert any(lab in card for lab in labels) and '**adds**' in card and '**misses**' in card
+    marked = [ln for ln in card.split('```')[1].splitlines() if ln.startswith('» ')]
+    assert any(ln.split()[1] in planted for ln in marked), card
 
 
 def test_mapping_merges_clusters_and_a_bad_mapping_is_a_clear_error(run):
