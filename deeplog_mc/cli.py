@@ -84,8 +84,9 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'parity', 'variants'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'parity', 'variants'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
+                        "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
                         "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run")
     p.add_argument('--run', help='the run folder that parity and variants study')
     p.add_argument('--datasets', help='comma-separated data sets (default: synthetic,hdfs; typing: all of its sets)')
@@ -101,12 +102,12 @@ def _study(args):
         if not args.run: raise ValueError(f'study {args.name} needs --run RUN_FOLDER')
         fn = paper_parity if args.name == 'parity' else variant_comparison
         print(fn(args.run, out=args.out or f'results/{args.name}.json').round(4).to_string()); return
-    if args.name == 'typing':
-        from deeplog_mc.typing_bench import TYPING_SETS, typing_study
+    if args.name in ('typing', 'classifier'):
+        from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study
         sets = args.datasets.split(',') if args.datasets else list(TYPING_SETS)
         seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
-        res = typing_study(sets, seeds, runs_root=args.runs_dir + '/typing')
-        print(results_table(res)); return
+        study = typing_study if args.name == 'typing' else classifier_study
+        print(results_table(study(sets, seeds, runs_root=args.runs_dir + '/typing'))); return
     seeds = [int(s) for s in (args.seeds or '0').split(',')]
     res = pipeline_study((args.datasets or 'synthetic,hdfs').split(','), seeds,
                          out=args.out or f'results/{args.name}.json', runs_dir=args.runs_dir, preset=args.preset,

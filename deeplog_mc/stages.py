@@ -351,8 +351,8 @@ def _classifier_summary(cfg, mode, model, c2t, keep, train_s, pred_s, ours, two_
 
 # %% ../nbs/17_stages.ipynb #0d88b3dd
 def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=False, write:bool=True,
-                     **overrides) -> tuple[EnhancedDeepLogModel, dict]:
-    "Stage 04: train the classifier on fit, evaluate it and the two-stage baseline on test; write model and metrics."
+                     fitted:EnhancedDeepLogModel|None=None, **overrides) -> tuple[EnhancedDeepLogModel, dict]:
+    "Stage 04: train the classifier on fit (or take a `fitted` one), evaluate it and the two-stage baseline on test."
     cfg = stage_config(ClassifierConfig, config, **overrides); run = Path(run_dir); t0 = time.perf_counter()
     df, vocab, meta = load_sessions(run); F = load_features(run); cl = load_cluster_labels(run, df)
     mode = (read_json(run/'metrics.json', {}) or {}).get('typing', {}).get('mode', 'labels')
@@ -363,10 +363,11 @@ def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=Fa
     anomalous = (df.label == 1).to_numpy() if mode == 'labels' else flagged
     y = np.where(anomalous & pd.notna(names), names, 'normal').astype(object)
     keep = fit & ~(anomalous & pd.isna(names))                    # an anomaly without a cluster has no class to learn
-    real_ratio = meta.get('real_ratio'); model = make_classifier(cfg, real_ratio, verbose)
+    real_ratio = meta.get('real_ratio'); model = fitted or make_classifier(cfg, real_ratio, verbose)
     calib = (df.split == 'val').to_numpy() & (df.label == 0).to_numpy()   # normal by construction, never trained on
-    model.fit(list(df.events[keep]), y[keep], F.loc[keep, cols].reset_index(drop=True), base=base,
-              normal_sessions=list(df.events[calib]), normal_features=F.loc[calib, cols].reset_index(drop=True))
+    if fitted is None:
+        model.fit(list(df.events[keep]), y[keep], F.loc[keep, cols].reset_index(drop=True), base=base,
+                  normal_sessions=list(df.events[calib]), normal_features=F.loc[calib, cols].reset_index(drop=True))
     train_s = time.perf_counter() - t0; t1 = time.perf_counter()
     det = model.predict_details(list(df.events[test]), F.loc[test, cols].reset_index(drop=True))
     pred_s = time.perf_counter() - t1

@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_typing_bench.ipynb #7d696b13
 from __future__ import annotations
-import dataclasses, time
+import copy, dataclasses, time
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,14 @@ from .detector import DeepLog
 from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
-from .stages import anomaly_masks, extract_features, prepare_data, train_base_model, typing_clusterer
+from .openset import UNKNOWN_RULES
+from .stages import (anomaly_masks, cluster_anomalies, extract_features, prepare_data, train_base_model,
+                               train_classifier, typing_clusterer)
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
-           'bench_run', 'summarize', 'ablation', 'typing_study']
+           'bench_run', 'summarize', 'ablation', 'typing_study', 'classifier_variants', 'classifier_bench_run',
+           'classifier_ablation', 'classifier_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -168,4 +171,55 @@ def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', ru
     write_json(out/'typing_runs.json', {**meta, 'rows': rows})
     summary = {**meta, 'rows': summarize(rows)}; write_json(out/'typing.json', summary)
     write_json(out/'typing_ablation.json', {**meta, 'rows': ablation(rows)})
+    return summary
+
+# %% ../nbs/24_typing_bench.ipynb #1710bf4b
+def classifier_variants() -> dict[str, dict]:
+    "Name -> attributes set on a fitted classifier: each stage-04 rule switched off at prediction."
+    v = {'presented': {}, 'no twins': {'twin_strength_': None}, 'no prior correction': {'prior_shift_': 0.0},
+         'no unknown rules': {'unknown_rules': ()}}
+    for r in UNKNOWN_RULES: v[f'no {r} rule'] = {'unknown_rules': tuple(x for x in UNKNOWN_RULES if x != r)}
+    return v
+
+# %% ../nbs/24_typing_bench.ipynb #4ef75d58
+def classifier_bench_run(run, seed:int=0) -> list[dict]:
+    "Stages 03-04 on a prepared run, then the classifier's test figures with each stage-04 rule switched off."
+    cluster_anomalies(run, seed=seed, baselines=False)
+    model, _ = train_classifier(run, seed=seed, write=False); rows = []
+    for name, attrs in classifier_variants().items():
+        m = copy.deepcopy(model)
+        for a, v in attrs.items(): setattr(m, a, v)
+        t = train_classifier(run, seed=seed, write=False, fitted=m)[1]['test']
+        rows.append({'method': name, 'macro_f1_true': t.get('macro_f1_true'), 'f1': t['detection']['f1'],
+                     'f1_real_ratio': t['detection'].get('f1_real_ratio'),
+                     'unknown_share': t['unknown_share_of_anomalies']})
+    return rows
+
+# %% ../nbs/24_typing_bench.ipynb #65ce5692
+def classifier_ablation(rows:list[dict]) -> list[dict]:
+    "Per variant and figure (macro_f1_true, f1): the change of its mean per set against the presented classifier."
+    df, out = pd.DataFrame(rows), []
+    for fig in ('macro_f1_true', 'f1'):
+        m = df.groupby(['method', 'set'], sort=False)[fig].mean().unstack()
+        delta = (m - m.loc['presented']).round(4)
+        delta = delta.assign(mean_change=delta.mean(1).round(4), worst_change=delta.min(1).round(4))
+        out += [{'figure': fig, 'variant': v, **r} for v, r in delta.drop(index='presented').iterrows()]
+    return out
+
+def classifier_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
+                     log=print) -> dict:
+    "Run `classifier_bench_run` over `sets` and `seeds`; write results/classifier*.json; returns the summary."
+    rows, t0 = [], time.time()
+    for name in sets:
+        for seed in seeds:
+            t1 = time.time(); run = prepare_typing_run(name, seed, runs_root)
+            rows += [{'set': name, 'seed': seed, **r} for r in classifier_bench_run(run, seed)]
+            log(f'{name} seed {seed}: {time.time() - t1:.0f} s')
+    out = Path(out_dir); meta = {'sets': list(sets), 'seeds': list(seeds), 'seconds': round(time.time() - t0)}
+    df = pd.DataFrame(rows); pres = df[df.method == 'presented'].drop(columns=['method', 'seed'])
+    summary = pres.groupby('set', sort=False).mean().round(4).reset_index()
+    summary.insert(1, 'seeds', pres.groupby('set', sort=False).size().to_numpy())
+    summary = {**meta, 'rows': summary.astype(object).where(summary.notna(), None).to_dict('records')}
+    write_json(out/'classifier_runs.json', {**meta, 'rows': rows}); write_json(out/'classifier.json', summary)
+    write_json(out/'classifier_ablation.json', {**meta, 'rows': classifier_ablation(rows)})
     return summary
