@@ -28,7 +28,7 @@ from .evaluation import (classifier_metrics, cluster_type_map, detection_errors,
 # %% auto #0
 __all__ = ['SYNTHETIC_FIELDS', 'STAGE_FUNCTIONS', 'stage_config', 'prepare_data', 'make_detector', 'train_base_model',
            'extract_features', 'anomaly_masks', 'typing_clusterer', 'write_type_cards', 'cluster_anomalies',
-           'make_classifier', 'train_classifier', 'quick_run_until']
+           'make_classifier', 'ClassifierTask', 'classifier_task', 'train_classifier', 'quick_run_until']
 
 # %% ../nbs/17_stages.ipynb #1dff2b5c
 def stage_config(cls, config=None, **overrides):
@@ -349,40 +349,62 @@ def _classifier_summary(cfg, mode, model, c2t, keep, train_s, pred_s, ours, two_
             'class_weight': cfg.class_weight, 'classes': model.classes_, 'class_to_type': c2t, 'train': train,
             'calibration': cal, 'test': ours, 'predict_seconds': pred_s, 'baselines': {'two_stage': {'test': two_m}}}
 
-# %% ../nbs/17_stages.ipynb #0d88b3dd
-def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=False, write:bool=True,
-                     fitted:EnhancedDeepLogModel|None=None, **overrides) -> tuple[EnhancedDeepLogModel, dict]:
-    "Stage 04: train the classifier on fit (or take a `fitted` one), evaluate it and the two-stage baseline on test."
-    cfg = stage_config(ClassifierConfig, config, **overrides); run = Path(run_dir); t0 = time.perf_counter()
-    df, vocab, meta = load_sessions(run); F = load_features(run); cl = load_cluster_labels(run, df)
+# %% ../nbs/17_stages.ipynb #c8dfb899
+@dataclasses.dataclass
+class ClassifierTask:
+    "What stage 04 learns from and is scored on, read once from a run folder holding stages 00-03."
+    run: Path; df: pd.DataFrame; F: pd.DataFrame; cols: list   # sessions, their features, the feature columns
+    base: DeepLog; flagged: np.ndarray; mode: str               # the base model, what it flags, stage 03's mode
+    names: np.ndarray; y: np.ndarray                            # stage-03 type name and class per session
+    fit: np.ndarray; test: np.ndarray; keep: np.ndarray         # split masks; the fit sessions trained on
+    anomalous: np.ndarray; real_ratio: object; c2t: dict        # sessions typed; the real ratio; class -> true type
+    def details(self, model:EnhancedDeepLogModel) -> pd.DataFrame:
+        "The model's `predict_details` on the test sessions."
+        t = self.test
+        return model.predict_details(list(self.df.events[t]), self.F.loc[t, self.cols].reset_index(drop=True))
+    def score(self, pred) -> dict:
+        "`classifier_metrics` of test predictions `pred` against the labels, stage-03 types and true types."
+        t = self.test
+        return classifier_metrics(pred, self.df.label[t].to_numpy(), cluster_name=self.names[t],
+                                  true_type=self.df.type[t].to_numpy(object), class_to_type=self.c2t,
+                                  real_ratio=self.real_ratio)
+
+def classifier_task(run_dir) -> ClassifierTask:
+    "Read a run folder's sessions, features, stage-03 types and base model into a `ClassifierTask`."
+    run = Path(run_dir); df, _, meta = load_sessions(run); F = load_features(run); cl = load_cluster_labels(run, df)
     mode = (read_json(run/'metrics.json', {}) or {}).get('typing', {}).get('mode', 'labels')
     base = DeepLog.load(run/'models'/'base_model.pt')
     flagged = base.predict(scores=EventScores.load(run/'scores'/'event_scores.npz')).astype(bool)
-    cols = feature_columns(F); names = _class_names(run, cl)
-    fit, test = (df.split == 'fit').to_numpy(), (df.split == 'test').to_numpy()
+    names = _class_names(run, cl); fit, test = (df.split == 'fit').to_numpy(), (df.split == 'test').to_numpy()
     anomalous = (df.label == 1).to_numpy() if mode == 'labels' else flagged
     y = np.where(anomalous & pd.notna(names), names, 'normal').astype(object)
     keep = fit & ~(anomalous & pd.isna(names))                    # an anomaly without a cluster has no class to learn
-    real_ratio = meta.get('real_ratio'); model = fitted or make_classifier(cfg, real_ratio, verbose)
+    return ClassifierTask(run=run, df=df, F=F, cols=feature_columns(F), base=base, flagged=flagged, mode=mode,
+                          names=names, y=y, fit=fit, test=test, keep=keep, anomalous=anomalous,
+                          real_ratio=meta.get('real_ratio'), c2t=cluster_type_map(df.type[fit & anomalous],
+                                                                                  y[fit & anomalous]))
+
+# %% ../nbs/17_stages.ipynb #1f21c9e2
+def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=False, write:bool=True,
+                     **overrides) -> tuple[EnhancedDeepLogModel, dict]:
+    "Stage 04: train the classifier on fit, evaluate it and the two-stage baseline on test; write model and metrics."
+    cfg = stage_config(ClassifierConfig, config, **overrides); t0 = time.perf_counter()
+    t = classifier_task(run_dir); df, F, cols, keep = t.df, t.F, t.cols, t.keep
+    model = make_classifier(cfg, t.real_ratio, verbose)
     calib = (df.split == 'val').to_numpy() & (df.label == 0).to_numpy()   # normal by construction, never trained on
-    if fitted is None:
-        model.fit(list(df.events[keep]), y[keep], F.loc[keep, cols].reset_index(drop=True), base=base,
-                  normal_sessions=list(df.events[calib]), normal_features=F.loc[calib, cols].reset_index(drop=True))
+    model.fit(list(df.events[keep]), t.y[keep], F.loc[keep, cols].reset_index(drop=True), base=t.base,
+              normal_sessions=list(df.events[calib]), normal_features=F.loc[calib, cols].reset_index(drop=True))
     train_s = time.perf_counter() - t0; t1 = time.perf_counter()
-    det = model.predict_details(list(df.events[test]), F.loc[test, cols].reset_index(drop=True))
-    pred_s = time.perf_counter() - t1
-    c2t = cluster_type_map(df.type[fit & anomalous], y[fit & anomalous])
-    label_t, types_t = df.label[test].to_numpy(), df.type[test].to_numpy(object)
-    score = lambda pred: classifier_metrics(pred, label_t, cluster_name=names[test], true_type=types_t,
-                                            class_to_type=c2t, real_ratio=real_ratio)
-    ours = score(det['class'].to_numpy(object)); two = _two_stage(run, F, test=test, flagged=flagged)
-    errors = detection_errors(list(df.events[fit]), (df.label[fit] == 1).to_numpy(), sessions=list(df.events[test]),
-                              anomalous=label_t == 1, pred=det['class'].to_numpy(),
-                              probability=det['probability'].to_numpy(), session_ids=df.session_id[test].to_numpy())
+    det = t.details(model); pred_s = time.perf_counter() - t1
+    ours = t.score(det['class'].to_numpy(object)); two = _two_stage(t.run, F, test=t.test, flagged=t.flagged)
+    errors = detection_errors(list(df.events[t.fit]), (df.label[t.fit] == 1).to_numpy(),
+                              sessions=list(df.events[t.test]), anomalous=df.label[t.test].to_numpy() == 1,
+                              pred=det['class'].to_numpy(), probability=det['probability'].to_numpy(),
+                              session_ids=df.session_id[t.test].to_numpy())
     ours['errors'] = error_summary(errors)
-    metrics = _classifier_summary(cfg, mode=mode, model=model, c2t=c2t, keep=keep, train_s=train_s,
-                                  pred_s=pred_s, ours=ours, two_m=score(two))
-    if write: _write_classifier(run, model, df, test=test, det=det, two=two, errors=errors, metrics=metrics)
+    metrics = _classifier_summary(cfg, mode=t.mode, model=model, c2t=t.c2t, keep=keep, train_s=train_s,
+                                  pred_s=pred_s, ours=ours, two_m=t.score(two))
+    if write: _write_classifier(t.run, model, df, test=t.test, det=det, two=two, errors=errors, metrics=metrics)
     return model, metrics
 
 # %% ../nbs/17_stages.ipynb #9ef74846

@@ -20,13 +20,13 @@ from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
-from .stages import (anomaly_masks, cluster_anomalies, extract_features, prepare_data, train_base_model,
-                               train_classifier, typing_clusterer)
+from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_features, prepare_data,
+                               train_base_model, train_classifier, typing_clusterer)
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
-           'bench_run', 'summarize', 'ablation', 'typing_study', 'classifier_variants', 'classifier_bench_run',
-           'classifier_ablation', 'classifier_study']
+           'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study', 'classifier_variants',
+           'classifier_bench_run', 'classifier_ablation', 'classifier_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -131,6 +131,23 @@ def bench_run(run, seed:int=0, modes=('labels', 'detected'), variants:dict|None=
             rows.append({**base, 'method': name, 'level': 'supervised', **supervised_ceiling(X, df.type[typed], seed)})
     return rows
 
+# %% ../nbs/24_typing_bench.ipynb #80e9e7c4
+def over_runs(bench, sets, seeds, runs_root='runs/studies/typing', log=print) -> tuple[list[dict], dict]:
+    "Rows of `bench(run, seed)` on every set and seed (tagged with both), and the study's sets, seeds and seconds."
+    rows, t0 = [], time.time()
+    for name in sets:
+        for seed in seeds:
+            t1 = time.time(); run = prepare_typing_run(name, seed, runs_root)
+            rows += [{'set': name, 'seed': seed, **r} for r in bench(run, seed)]
+            log(f'{name} seed {seed}: {time.time() - t1:.0f} s')
+    return rows, {'sets': list(sets), 'seeds': list(seeds), 'seconds': round(time.time() - t0)}
+
+def change_table(df:pd.DataFrame, figure:str) -> pd.DataFrame:
+    "Per method other than `presented` and per set: the change of the mean `figure`, with its mean and worst."
+    m = df.groupby(['method', 'set'], sort=False)[figure].mean().unstack()
+    delta = (m - m.loc['presented']).round(4)
+    return delta.assign(mean_change=delta.mean(1).round(4), worst_change=delta.min(1).round(4)).drop(index='presented')
+
 # %% ../nbs/24_typing_bench.ipynb #b1223bfe
 SUMMARY_METHODS = ['presented', 'event counts, k-means (silhouette k)', 'event counts, k-means (true k)',
                    'event counts, overcluster', 'event counts, HDBSCAN', 'hidden state, k-means (silhouette k)',
@@ -148,26 +165,14 @@ def summarize(rows:list[dict]) -> list[dict]:
 def ablation(rows:list[dict]) -> list[dict]:
     "Per variant: the change of mean test NMI per set (labels mode) against the presented types."
     df = pd.DataFrame(rows)
-    df = df[(df['mode'] == 'labels') & df.method.isin(typing_variants())]
-    out = []
-    for level in ('types',):
-        nmi = df[df.level == level].groupby(['method', 'set'], sort=False).nmi.mean().unstack()
-        delta = (nmi - nmi.loc['presented']).round(4)
-        delta = delta.assign(mean_change=delta.mean(1).round(4), worst_change=delta.min(1).round(4))
-        out += [{'level': level, 'variant': v, **r} for v, r in delta.drop(index='presented').iterrows()]
-    return out
+    df = df[(df['mode'] == 'labels') & (df.level == 'types') & df.method.isin(typing_variants())]
+    return [{'level': 'types', 'variant': v, **r} for v, r in change_table(df, 'nmi').iterrows()]
 
 # %% ../nbs/24_typing_bench.ipynb #4d9ee13f
 def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
                  log=print) -> dict:
     "Run the typing benchmark over `sets` and `seeds`; write results/typing*.json; returns the summary."
-    rows, t0 = [], time.time()
-    for name in sets:
-        for seed in seeds:
-            t1 = time.time(); run = prepare_typing_run(name, seed, runs_root)
-            rows += [{'set': name, 'seed': seed, **r} for r in bench_run(run, seed)]
-            log(f'{name} seed {seed}: {time.time() - t1:.0f} s')
-    out = Path(out_dir); meta = {'sets': list(sets), 'seeds': list(seeds), 'seconds': round(time.time() - t0)}
+    rows, meta = over_runs(bench_run, sets, seeds, runs_root=runs_root, log=log); out = Path(out_dir)
     write_json(out/'typing_runs.json', {**meta, 'rows': rows})
     summary = {**meta, 'rows': summarize(rows)}; write_json(out/'typing.json', summary)
     write_json(out/'typing_ablation.json', {**meta, 'rows': ablation(rows)})
@@ -185,11 +190,11 @@ def classifier_variants() -> dict[str, dict]:
 def classifier_bench_run(run, seed:int=0) -> list[dict]:
     "Stages 03-04 on a prepared run, then the classifier's test figures with each stage-04 rule switched off."
     cluster_anomalies(run, seed=seed, baselines=False)
-    model, _ = train_classifier(run, seed=seed, write=False); rows = []
+    model, _ = train_classifier(run, seed=seed, write=False); task, rows = classifier_task(run), []
     for name, attrs in classifier_variants().items():
         m = copy.deepcopy(model)
         for a, v in attrs.items(): setattr(m, a, v)
-        t = train_classifier(run, seed=seed, write=False, fitted=m)[1]['test']
+        t = task.score(task.details(m)['class'].to_numpy(object))
         rows.append({'method': name, 'macro_f1_true': t.get('macro_f1_true'), 'f1': t['detection']['f1'],
                      'f1_real_ratio': t['detection'].get('f1_real_ratio'),
                      'unknown_share': t['unknown_share_of_anomalies']})
@@ -198,24 +203,14 @@ def classifier_bench_run(run, seed:int=0) -> list[dict]:
 # %% ../nbs/24_typing_bench.ipynb #65ce5692
 def classifier_ablation(rows:list[dict]) -> list[dict]:
     "Per variant and figure (macro_f1_true, f1): the change of its mean per set against the presented classifier."
-    df, out = pd.DataFrame(rows), []
-    for fig in ('macro_f1_true', 'f1'):
-        m = df.groupby(['method', 'set'], sort=False)[fig].mean().unstack()
-        delta = (m - m.loc['presented']).round(4)
-        delta = delta.assign(mean_change=delta.mean(1).round(4), worst_change=delta.min(1).round(4))
-        out += [{'figure': fig, 'variant': v, **r} for v, r in delta.drop(index='presented').iterrows()]
-    return out
+    df = pd.DataFrame(rows)
+    return [{'figure': fig, 'variant': v, **r} for fig in ('macro_f1_true', 'f1')
+            for v, r in change_table(df, fig).iterrows()]
 
 def classifier_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
                      log=print) -> dict:
     "Run `classifier_bench_run` over `sets` and `seeds`; write results/classifier*.json; returns the summary."
-    rows, t0 = [], time.time()
-    for name in sets:
-        for seed in seeds:
-            t1 = time.time(); run = prepare_typing_run(name, seed, runs_root)
-            rows += [{'set': name, 'seed': seed, **r} for r in classifier_bench_run(run, seed)]
-            log(f'{name} seed {seed}: {time.time() - t1:.0f} s')
-    out = Path(out_dir); meta = {'sets': list(sets), 'seeds': list(seeds), 'seconds': round(time.time() - t0)}
+    rows, meta = over_runs(classifier_bench_run, sets, seeds, runs_root=runs_root, log=log); out = Path(out_dir)
     df = pd.DataFrame(rows); pres = df[df.method == 'presented'].drop(columns=['method', 'seed'])
     summary = pres.groupby('set', sort=False).mean().round(4).reset_index()
     summary.insert(1, 'seeds', pres.groupby('set', sort=False).size().to_numpy())
