@@ -4,14 +4,14 @@
 
 # %% ../nbs/24_typing_bench.ipynb #7d696b13
 from __future__ import annotations
-import copy, dataclasses, time
+import copy, dataclasses, shutil, time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from .core import read_json, write_json
+from .core import read_json, write_json, write_parquet
 from .config import DataConfig, DetectorConfig, PRESETS, TypingConfig
 from .sessions import event_count_matrix, flatten
 from .run import feature_columns, load_features, load_sessions
@@ -26,7 +26,7 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
            'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study', 'classifier_variants',
-           'classifier_bench_run', 'classifier_ablation', 'classifier_study']
+           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -186,32 +186,68 @@ def classifier_variants() -> dict[str, dict]:
     for r in UNKNOWN_RULES: v[f'no {r} rule'] = {'unknown_rules': tuple(x for x in UNKNOWN_RULES if x != r)}
     return v
 
-# %% ../nbs/24_typing_bench.ipynb #4ef75d58
-def classifier_bench_run(run, seed:int=0) -> list[dict]:
-    "Stages 03-04 on a prepared run, then the classifier's test figures with each stage-04 rule switched off."
+# %% ../nbs/24_typing_bench.ipynb #5c63e884
+def hold_out_type(run, seed:int=0) -> tuple[Path, str]:
+    "A copy of a prepared run folder without the fit sessions of its `seed`-th largest true type; and that type."
+    run = Path(run); df, _, _ = load_sessions(run)
+    sizes = df.type[(df.split == 'fit') & (df.label == 1)].value_counts()
+    held = sorted(sizes.index, key=lambda t: (-sizes[t], str(t)))[seed % len(sizes)]
+    dest = run.with_name(run.name + '-heldout'); shutil.rmtree(dest, ignore_errors=True); shutil.copytree(run, dest)
+    for f in (dest/'data'/'sessions.parquet', dest/'features'/'features.parquet'):
+        t = pd.read_parquet(f); t.loc[(t.split == 'fit') & (t.type == held), 'split'] = 'heldout'; write_parquet(t, f)
+    return dest, held
+
+def open_set_figures(task, pred, held:str) -> dict:
+    "Test figures of predicted classes `pred` when type `held` was never seen: its sessions should be unknown."
+    t = task.test; typ = task.df.type[t].to_numpy(object); m = (task.df.label[t].to_numpy() == 1) & pd.notna(typ)
+    truth = np.where(typ[m] == held, 'unknown', typ[m]).astype(object); new = truth == 'unknown'
+    p = np.array([task.c2t.get(c, c) for c in np.asarray(pred, object)[m]], object)
+    known = list(set(task.c2t.values()) - {'normal'})
+    return {'open_macro_f1': float(skm.f1_score(truth, p, labels=sorted(set(truth)), average='macro',
+                                                zero_division=0)),
+            'held_out_unknown': float((p[new] == 'unknown').mean()) if new.any() else None,
+            'held_out_as_known': float(np.isin(p[new], known).mean()) if new.any() else None}
+
+# %% ../nbs/24_typing_bench.ipynb #a49268f1
+def _stages_34(run, seed:int):
+    "Stages 03 and 04 (default settings, nothing written by 04) on `run`: its `ClassifierTask` and the classifier."
     cluster_anomalies(run, seed=seed, baselines=False)
-    model, _ = train_classifier(run, seed=seed, write=False); task, rows = classifier_task(run), []
+    model, _ = train_classifier(run, seed=seed, write=False); return classifier_task(run), model
+
+def _variant_figures(task, model, score) -> dict[str, dict]:
+    "Per classifier variant: `score(task, test classes)` of a copy of `model` with that variant's attributes."
+    out = {}
     for name, attrs in classifier_variants().items():
         m = copy.deepcopy(model)
         for a, v in attrs.items(): setattr(m, a, v)
-        t = task.score(task.details(m)['class'].to_numpy(object))
-        rows.append({'method': name, 'macro_f1_true': t.get('macro_f1_true'), 'f1': t['detection']['f1'],
-                     'f1_real_ratio': t['detection'].get('f1_real_ratio'),
-                     'unknown_share': t['unknown_share_of_anomalies']})
-    return rows
+        out[name] = score(task, task.details(m)['class'].to_numpy(object))
+    return out
+
+def _closed_figures(task, pred) -> dict:
+    "Macro-F1 against the true types, detection F1 (also at the real ratio) and the unknown share of `pred`."
+    t = task.score(pred)
+    return {'macro_f1_true': t.get('macro_f1_true'), 'f1': t['detection']['f1'],
+            'f1_real_ratio': t['detection'].get('f1_real_ratio'), 'unknown_share': t['unknown_share_of_anomalies']}
+
+def classifier_bench_run(run, seed:int=0) -> list[dict]:
+    "Per stage-04 variant: test figures on the prepared run, and open-set figures with one type held out."
+    closed = _variant_figures(*_stages_34(run, seed), score=_closed_figures)
+    dest, held = hold_out_type(run, seed)
+    opened = _variant_figures(*_stages_34(dest, seed), score=lambda tk, p: open_set_figures(tk, p, held))
+    return [{'method': n, **closed[n], 'held_out': held, **opened[n]} for n in closed]
 
 # %% ../nbs/24_typing_bench.ipynb #65ce5692
 def classifier_ablation(rows:list[dict]) -> list[dict]:
-    "Per variant and figure (macro_f1_true, f1): the change of its mean per set against the presented classifier."
+    "Per variant and figure (macro_f1_true, f1, open_macro_f1): the change of its mean per set against `presented`."
     df = pd.DataFrame(rows)
-    return [{'figure': fig, 'variant': v, **r} for fig in ('macro_f1_true', 'f1')
+    return [{'figure': fig, 'variant': v, **r} for fig in ('macro_f1_true', 'f1', 'open_macro_f1')
             for v, r in change_table(df, fig).iterrows()]
 
 def classifier_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
                      log=print) -> dict:
     "Run `classifier_bench_run` over `sets` and `seeds`; write results/classifier*.json; returns the summary."
     rows, meta = over_runs(classifier_bench_run, sets, seeds, runs_root=runs_root, log=log); out = Path(out_dir)
-    df = pd.DataFrame(rows); pres = df[df.method == 'presented'].drop(columns=['method', 'seed'])
+    df = pd.DataFrame(rows); pres = df[df.method == 'presented'].drop(columns=['method', 'seed', 'held_out'])
     summary = pres.groupby('set', sort=False).mean().round(4).reset_index()
     summary.insert(1, 'seeds', pres.groupby('set', sort=False).size().to_numpy())
     summary = {**meta, 'rows': summary.astype(object).where(summary.notna(), None).to_dict('records')}
