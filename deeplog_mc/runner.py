@@ -5,19 +5,20 @@
 # %% ../nbs/20_runner.ipynb #1e13d21b
 from __future__ import annotations
 import hashlib, json, os, time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
 import deeplog_mc
-from .core import PROJECT_ROOT, atomic_write, read_json, write_json
+from .core import PROJECT_ROOT, DataError, atomic_write, read_json, write_json
 from .config import STAGE_CONFIGS, parameters, resolve
 from .run import update_metrics
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_OUTPUTS', 'OPTIONAL_OUTPUTS', 'STAGE_METRICS', 'PATH_PARAMS', 'stage_dir', 'stage_notebooks',
-           'resolve_parameters', 'read_run_config', 'StageFailed', 'run_stage', 'headline', 'write_report',
+           'resolve_parameters', 'read_run_config', 'StageFailed', 'run_stage', 'headline', 'write_report', 'run_lock',
            'run_pipeline']
 
 # %% ../nbs/20_runner.ipynb #f5330f28
@@ -170,6 +171,32 @@ def _run_one(stage, nb_path, run_dir, params, status, progress, log):
     update_metrics(run_dir, 'stages', status)
     log(f'[{stage}] done in {status[stage]["seconds"]:.1f} s')
 
+# %% ../nbs/20_runner.ipynb #661d9e7e
+def _alive(pid:int) -> bool:
+    "Whether process `pid` exists (on this machine)."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+@contextmanager
+def run_lock(run_dir):
+    "Hold `run_dir/.lock` while a run writes there; DataError when a live process holds it."
+    lock = Path(run_dir)/'.lock'
+    for _ in range(2):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
+        except FileExistsError:
+            try: pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError): pid = 0
+            if pid and _alive(pid):
+                raise DataError(Path(run_dir), 'a run folder no other run is writing (choose another --name, or wait)',
+                                got=f'run of process {pid} in progress') from None
+            lock.unlink(missing_ok=True)                          # left by a process that died
+    else: raise DataError(lock, 'a lock file this run can create', got='still there')
+    with os.fdopen(fd, 'w') as f: f.write(str(os.getpid()))
+    try: yield lock
+    finally: lock.unlink(missing_ok=True)
+
 # %% ../nbs/20_runner.ipynb #392c853e
 def run_pipeline(name:str|None=None, runs_dir='runs', preset:str='full', config=None, params:dict|None=None,
                  resume:bool=False, stages=None, progress:bool=False, report:bool=True, log=print) -> Path:
@@ -181,14 +208,15 @@ def run_pipeline(name:str|None=None, runs_dir='runs', preset:str='full', config=
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir/'params.json', {'preset': preset, 'params': resolved, 'stages': per_stage})
     status = read_json(run_dir/'metrics.json', {}).get('stages', {}) if resume else {}
-    if not resume: update_metrics(run_dir, 'stages', {})
-    upstream_ran = False
-    for stage, nb_path in notebooks.items():
-        prev = status.get(stage, {})
-        if resume and not upstream_ran and _done(run_dir, stage, nb_path, prev=prev, h=_hash(per_stage[stage])):
-            log(f'[{stage}] unchanged, skipped (--resume)'); status[stage] = {**prev, 'skipped': True}
-            update_metrics(run_dir, 'stages', status); continue
-        upstream_ran = True
-        _run_one(stage, nb_path, run_dir, params=per_stage[stage], status=status, progress=progress, log=log)
-    if report: write_report(run_dir)
+    with run_lock(run_dir):
+        if not resume: update_metrics(run_dir, 'stages', {})
+        upstream_ran = False
+        for stage, nb_path in notebooks.items():
+            prev = status.get(stage, {})
+            if resume and not upstream_ran and _done(run_dir, stage, nb_path, prev=prev, h=_hash(per_stage[stage])):
+                log(f'[{stage}] unchanged, skipped (--resume)'); status[stage] = {**prev, 'skipped': True}
+                update_metrics(run_dir, 'stages', status); continue
+            upstream_ran = True
+            _run_one(stage, nb_path, run_dir, params=per_stage[stage], status=status, progress=progress, log=log)
+        if report: write_report(run_dir)
     return run_dir

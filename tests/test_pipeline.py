@@ -1,5 +1,5 @@
 "The papermill runner: parameters reach their stage, unknown ones fail, --resume skips, failures stop the run."
-import json, subprocess, sys
+import json, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -87,3 +87,20 @@ def test_relative_dataset_yaml_is_resolved_against_the_callers_folder(tmp_path, 
     monkeypatch.chdir(tmp_path)
     resolved, per = resolve_parameters(stage_notebooks(['00_data']), 'quick', overrides={'dataset': 'my.yaml', 'data_root': 'data'})
     assert resolved['dataset'] == str(tmp_path/'my.yaml') and per['00_data']['data_root'] == str(tmp_path/'data')
+
+
+def test_a_second_run_with_the_same_name_refuses_while_the_first_runs(tmp_path):
+    exe = Path(sys.executable).parent/'deeplog-mc'
+    cmd = [str(exe), 'run', '--name', 'twice', '--runs-dir', str(tmp_path), '--preset', 'quick', '--stages',
+           '00_data,01_base_model', '-p', 'n_train', '30', '-p', 'n_test_normal', '20', '-p', 'n_per_type', '3']
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path/'twice'/'.lock'
+    for _ in range(600):                                               # until the first run holds the folder
+        if lock.is_file() or first.poll() is not None: break
+        time.sleep(0.05)
+    assert lock.is_file(), 'the first run never took the lock'
+    second = subprocess.run(cmd, capture_output=True, text=True)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert second.returncode == 2 and f'process {first.pid}' in second.stderr and 'twice' in second.stderr, second.stderr
+    assert not lock.exists() and metrics(tmp_path/'twice')['stages']['01_base_model']['status'] == 'ok'
