@@ -19,7 +19,7 @@ from .core import DataError, read_config, seed_everything
 from .sessions import Vocab, count_key
 from .nets import SessionClassifierNet, encode_sessions, load_torch_state, pad_batch, save_torch, train_loop
 from .openset import (UNKNOWN_RULES, TwinCounts, centre_distance, check_rules, choose_twin_strength,
-                                class_centres, fit_temperature, log_softmax, prior_shift, rule_masks, twin_update,
+                                class_centres, fit_temperature, log_softmax, rule_masks, twin_update,
                                 type_decision, unknown_bounds, unknown_mask)
 
 # %% auto #0
@@ -39,7 +39,6 @@ class EnhancedDeepLogModel(BaseEstimator):
                  val_frac:float=0.2, # share of each class's distinct sessions held out for calibration
                  class_weight:str='none', # 'none', 'sqrt' or 'balanced'
                  unknown_quantile:float=0.01, # share of validation anomalies allowed beyond the unknown bounds
-                 normal_prior:float|None=None, # the deployment's share of normal sessions (None: as in training)
                  twin_strength:float|str|None='auto', # the network's weight against key-count twins ('auto', s, None)
                  unknown_rules=UNKNOWN_RULES, # the rules that may call a session unknown (see `openset`)
                  max_len:int=512, # longest session read (its head and tail)
@@ -47,7 +46,7 @@ class EnhancedDeepLogModel(BaseEstimator):
                  verbose:bool=False): # print one line per epoch
         self.variant, self.head_hidden, self.dropout, self.lr = variant, head_hidden, dropout, lr
         self.batch_size, self.max_epochs, self.patience, self.val_frac = batch_size, max_epochs, patience, val_frac
-        self.class_weight, self.unknown_quantile, self.normal_prior = class_weight, unknown_quantile, normal_prior
+        self.class_weight, self.unknown_quantile = class_weight, unknown_quantile
         self.twin_strength, self.unknown_rules, self.max_len = twin_strength, unknown_rules, max_len
         self.random_state, self.verbose = random_state, verbose
     @property
@@ -70,8 +69,7 @@ def _validate_params(self:EnhancedDeepLogModel):
         raise ValueError(f"variant must be 'sequence' or 'sequence+features', got {self.variant!r}")
     if self.class_weight not in ('sqrt', 'balanced', 'none'):
         raise ValueError(f"class_weight must be sqrt, balanced or none, got {self.class_weight!r}")
-    p, s = self.normal_prior, self.twin_strength
-    if p is not None and not 0 < p < 1: raise ValueError(f'normal_prior must lie strictly between 0 and 1, got {p}')
+    s = self.twin_strength
     number = isinstance(s, (int, float)) and not isinstance(s, bool)
     if not (s is None or s == 'auto' or (number and 0 < s < math.inf)):
         raise ValueError(f"twin_strength must be 'auto', a positive finite number or None, got {s!r}")
@@ -176,8 +174,6 @@ def _prepare(self:EnhancedDeepLogModel, sessions, y, features, class_types, rng)
     cw = _class_weights(yi, len(self.classes_), self.class_weight); self.class_weights_ = cw.tolist()
     d = _FitData(seqs=seqs, lens=lens, feats=feats, yi=yi, tr=first[~val], va=first[val], ctr=cnt[~val], cva=cnt[val],
                  cw=cw)
-    wtr = d.weights(d.tr, d.ctr)                                  # the class mix the network is fitted to
-    self.train_normal_share_ = float(wtr[yi[d.tr] == 0].sum() / wtr.sum()) if len(d.tr) else 0.0
     return d
 
 # %% ../nbs/15_classifier.ipynb #82313142
@@ -258,7 +254,6 @@ def _scores(self:EnhancedDeepLogModel, logits:np.ndarray, R:np.ndarray, twins:np
     z = np.asarray(logits, np.float64) / self.temperature_
     if twins is not None and self.twin_strength_ is not None:
         z = twin_update(log_softmax(z), twins, self.twin_strength_)
-    z[:, 0] += self.prior_shift_                              # the deployment's share of normal sessions
     z = log_softmax(z)
     k, pt, ld = type_decision(z, *self._type_of_class())
     d = centre_distance(R, k, centres=self.centers_, spreads=self.spreads_)
@@ -267,7 +262,7 @@ def _scores(self:EnhancedDeepLogModel, logits:np.ndarray, R:np.ndarray, twins:np
 # %% ../nbs/15_classifier.ipynb #de21bdc5
 @patch
 def _calibrate(self:EnhancedDeepLogModel, d:_FitData):
-    "Temperature, twin strength and prior shift; class centres; the unknown bounds."
+    "Temperature and twin strength; class centres; the unknown bounds."
     va, cva = d.cal
     Rv = self._logits([d.seqs[j] for j in va], d.feats_of(va), represent=True)
     with torch.inference_mode(): lg = self.net_.head(torch.from_numpy(Rv)).numpy().astype(np.float64)
@@ -277,7 +272,6 @@ def _calibrate(self:EnhancedDeepLogModel, d:_FitData):
     lp = log_softmax(lg / self.temperature_)
     auto = self.twin_strength == 'auto'
     self.twin_strength_ = choose_twin_strength(lp, Tv, y=yv, w=wv) if auto else self.twin_strength
-    self.prior_shift_ = prior_shift(self.normal_prior, self.train_normal_share_)
     R = self._logits([d.seqs[j] for j in d.tr], d.feats_of(d.tr), represent=True).astype(np.float64)
     self.centers_, self.spreads_ = class_centres(R, d.yi[d.tr], w=d.ctr.astype(float), n_classes=len(self.classes_))
     sc = self._scores(lg, Rv, Tv)
@@ -389,8 +383,7 @@ def _config(self:EnhancedDeepLogModel) -> dict:
             'sizes': {'emb_dim': self.emb_dim_, 'hidden': self.hidden_, 'layers': self.layers_},
             'feature_names': self.feature_names_, 'class_types': self.class_types_,
             'feat_mean': self.feat_mean_.tolist(), 'feat_scale': self.feat_scale_.tolist(),
-            'temperature': self.temperature_, 'prior_shift': self.prior_shift_,
-            'train_normal_share': self.train_normal_share_, 'prob_threshold': self.prob_threshold_,
+            'temperature': self.temperature_, 'prob_threshold': self.prob_threshold_,
             'log_doubt_threshold': self.log_doubt_threshold_, 'dist_threshold': self.dist_threshold_,
             'normal_dist_threshold': self.normal_dist_threshold_, 'centers': self.centers_.tolist(),
             'spreads': self.spreads_.tolist(), 'class_weights': self.class_weights_,
@@ -413,7 +406,6 @@ def _set_calibration(self:EnhancedDeepLogModel, cfg:dict):
     ld = cfg.get('log_doubt_threshold', 'absent')
     if ld == 'absent': ld = math.log1p(-float(cfg['prob_threshold'])) if float(cfg['prob_threshold']) < 1 else None
     self.log_doubt_threshold_ = -math.inf if ld is None else float(ld)
-    self.prior_shift_, self.train_normal_share_ = float(cfg['prior_shift']), float(cfg['train_normal_share'])
     self.dist_threshold_, self.normal_dist_threshold_ = (math.inf if cfg[k] is None else float(cfg[k])
                                                          for k in ('dist_threshold', 'normal_dist_threshold'))
     self.centers_, self.spreads_ = np.array(cfg['centers'], float), np.array(cfg['spreads'], float)
@@ -429,7 +421,8 @@ def load(cls:EnhancedDeepLogModel, path) -> EnhancedDeepLogModel:
     path = Path(path).with_suffix(''); js = path.with_suffix('.json')
     cfg = read_config(js, cls.FORMAT, 'a deeplog-mc multiclass-model config')
     try:
-        params = dict(cfg['params']); rules = params.get('unknown_rules')
+        params = {k: v for k, v in cfg['params'].items() if k in cls._get_param_names()}   # less retired ones
+        rules = params.get('unknown_rules')
         m = cls(**(params | ({'unknown_rules': tuple(rules)} if isinstance(rules, list) else {})))
         m._validate_params(); m.classes_, m.vocab_ = list(cfg['classes']), Vocab.from_dict(cfg['vocab'])
         m.emb_dim_, m.hidden_, m.layers_ = (int(cfg['sizes'][k]) for k in ('emb_dim', 'hidden', 'layers'))

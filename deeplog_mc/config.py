@@ -97,7 +97,6 @@ class ClassifierConfig(StageConfig):
     unknown_quantile: float = option(0.01, 'share of validation anomalies allowed beyond the unknown bounds')
     unknown_rules: str = option('doubt,distance,normal_bound,unseen', 'open-set rules that may answer unknown, or none')
     twin_strength: str = option('auto', "weight of a session's key-count twins in fit: auto, a number, or none")
-    prior_correction: bool = option(True, "correct the normal/anomaly decision for the data set's real ratio")
 
 # %% ../nbs/01_config.ipynb #533ff5fa
 STAGE_CONFIGS = {'00_data': DataConfig, '01_base_model': DetectorConfig, '02_features': FeatureConfig,

@@ -306,14 +306,13 @@ def _twin_strength(value):
     return 'auto' if value == 'auto' else float(value)
 
 # %% ../nbs/17_stages.ipynb #c4c0d7ae
-def make_classifier(cfg:ClassifierConfig, real_ratio=None, verbose:bool=False) -> EnhancedDeepLogModel:
-    "The stage-04 classifier a configuration describes; the prior correction uses the data set's real ratio."
-    prior = real_ratio[0] / sum(real_ratio) if real_ratio and cfg.prior_correction else None
+def make_classifier(cfg:ClassifierConfig, verbose:bool=False) -> EnhancedDeepLogModel:
+    "The stage-04 classifier a configuration describes."
     names = [r.strip() for r in str(cfg.unknown_rules or '').split(',')]   # YAML reads an empty value as None
     rules = tuple(r for r in names if r and r.lower() != 'none')
     return EnhancedDeepLogModel(variant=cfg.classifier_variant, max_epochs=cfg.classifier_epochs,
                                 patience=cfg.classifier_patience, unknown_quantile=cfg.unknown_quantile,
-                                class_weight=cfg.class_weight, normal_prior=prior,
+                                class_weight=cfg.class_weight,
                                 twin_strength=_twin_strength(cfg.twin_strength),
                                 unknown_rules=rules, random_state=cfg.seed, verbose=verbose)
 
@@ -338,8 +337,7 @@ def _write_classifier(run, model, df, test, det, two, errors, metrics):
 
 def _classifier_summary(cfg, mode, model, c2t, keep, train_s, pred_s, ours, two_m) -> dict:
     "The figures stage 04 records under metrics.json -> classifier."
-    cal = {'temperature': model.temperature_, 'normal_share': model.train_normal_share_,
-           'prior_shift': model.prior_shift_,
+    cal = {'temperature': model.temperature_,
            'prob_threshold': model.prob_threshold_, 'dist_threshold': model.dist_threshold_,
            'unknown_quantile': cfg.unknown_quantile, 'unknown_rules': list(model.unknown_rules),
            'twin_strength': model.twin_strength_, 'twin_key_vectors': len(model.twin_keys_)}
@@ -390,7 +388,7 @@ def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=Fa
     "Stage 04: train the classifier on fit, evaluate it and the two-stage baseline on test; write model and metrics."
     cfg = stage_config(ClassifierConfig, config, **overrides); t0 = time.perf_counter()
     t = classifier_task(run_dir); df, F, cols, keep = t.df, t.F, t.cols, t.keep
-    model = make_classifier(cfg, t.real_ratio, verbose)
+    model = make_classifier(cfg, verbose)
     calib = (df.split == 'val').to_numpy() & (df.label == 0).to_numpy()   # normal by construction, never trained on
     model.fit(list(df.events[keep]), t.y[keep], F.loc[keep, cols].reset_index(drop=True), base=t.base,
               normal_sessions=list(df.events[calib]), normal_features=F.loc[calib, cols].reset_index(drop=True))

@@ -181,8 +181,7 @@ def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', ru
 # %% ../nbs/24_typing_bench.ipynb #1710bf4b
 def classifier_variants() -> dict[str, dict]:
     "Name -> attributes set on a fitted classifier: each stage-04 rule switched off at prediction."
-    v = {'presented': {}, 'no twins': {'twin_strength_': None}, 'no prior correction': {'prior_shift_': 0.0},
-         'no unknown rules': {'unknown_rules': ()}}
+    v = {'presented': {}, 'no twins': {'twin_strength_': None}, 'no unknown rules': {'unknown_rules': ()}}
     for r in UNKNOWN_RULES: v[f'no {r} rule'] = {'unknown_rules': tuple(x for x in UNKNOWN_RULES if x != r)}
     return v
 

@@ -32,10 +32,10 @@ def test_each_typing_switch_runs_and_is_recorded(run, switch):
 
 
 def test_classifier_switches_reach_the_model():
-    m = make_classifier(ClassifierConfig(unknown_rules='doubt', twin_strength='none', prior_correction=False), (99, 1))
-    assert m.unknown_rules == ('doubt',) and m.twin_strength is None and m.normal_prior is None
-    m = make_classifier(ClassifierConfig(), (99, 1))
-    assert set(m.unknown_rules) == {'doubt', 'distance', 'normal_bound', 'unseen'} and m.normal_prior == 0.99
+    m = make_classifier(ClassifierConfig(unknown_rules='doubt', twin_strength='none'))
+    assert m.unknown_rules == ('doubt',) and m.twin_strength is None
+    m = make_classifier(ClassifierConfig())
+    assert set(m.unknown_rules) == {'doubt', 'distance', 'normal_bound', 'unseen'}
     assert make_classifier(ClassifierConfig(twin_strength='2.5')).twin_strength == 2.5
     # what YAML makes of `-p unknown_rules ""` (None) and of `-p twin_strength off` (False)
     assert make_classifier(ClassifierConfig(unknown_rules=None)).unknown_rules == ()
