@@ -16,9 +16,9 @@ import pandas as pd
 from .core import DataError, read_json, write_json
 
 # %% auto #0
-__all__ = ['COLUMNS', 'PAD', 'UNK', 'EOS', 'RESERVED', 'make_sessions', 'flatten', 'read_session_file', 'read_labels',
-           'join_labels', 'read_session_csv', 'read_templates', 'check_unique_ids', 'Dataset', 'Vocab', 'count_key',
-           'count_keys', 'event_count_matrix']
+__all__ = ['COLUMNS', 'MAX_LINE_BYTES', 'PAD', 'UNK', 'EOS', 'RESERVED', 'make_sessions', 'flatten', 'read_session_file',
+           'read_labels', 'join_labels', 'read_session_csv', 'read_templates', 'check_unique_ids', 'Dataset', 'Vocab',
+           'count_key', 'count_keys', 'event_count_matrix']
 
 # %% ../nbs/02_sessions.ipynb #ac562ada
 COLUMNS = ['session_id', 'events', 'label', 'type', 'source']
@@ -55,13 +55,17 @@ def _parse_session_line(path, ln:int, line:str) -> tuple[str, list[int]]:
     return sid, ev
 
 # %% ../nbs/02_sessions.ipynb #011e2942
+MAX_LINE_BYTES = 1 << 20   # a line of a session or CSV file longer than this is refused: a broken file, not a session
+
 def read_session_file(path:str|os.PathLike, label:int=0, source:str|None=None) -> pd.DataFrame:
     "Read a DeepLog session file (`[<id>,]k1 k2 ...` per line) into a session table."
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'an existing session file', got='no such file')
     ids, events, seen = [], [], {}
     with open(path, 'rb') as f:
-        for ln, raw in enumerate(f, 1):
+        for ln, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b''), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(path, f'lines of at most {MAX_LINE_BYTES:,} bytes', line=ln, got='a longer line')
             try: line = raw.decode('utf-8').strip()
             except UnicodeDecodeError: raise DataError(path, 'UTF-8 text', line=ln, got=repr(raw[:60])) from None
             if not line: continue
@@ -77,13 +81,25 @@ def _read_csv_rows(path, required):
     "Yield `(line, row dict)` of a CSV file whose header must hold the `required` columns."
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'an existing CSV file', got='no such file')
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES))   # a long session fits in one field
     with open(path, newline='', encoding='utf-8') as f:
         rows = csv.DictReader(f)
-        if rows.fieldnames is None: raise DataError(path, f'a header with columns {required}', got='an empty file')
-        missing = [c for c in required if c not in rows.fieldnames]
-        if missing: raise DataError(path, f'columns {required} in the header', line=1,
-                                     got=','.join(rows.fieldnames))
-        for ln, row in enumerate(rows, 2): yield ln, row
+        try:
+            if rows.fieldnames is None: raise DataError(path, f'a header with columns {required}', got='an empty file')
+            missing = [c for c in required if c not in rows.fieldnames]
+            if missing: raise DataError(path, f'columns {required} in the header', line=1,
+                                         got=','.join(rows.fieldnames))
+            for ln, row in enumerate(rows, 2): yield ln, row
+        except UnicodeDecodeError:
+            raise DataError(path, 'UTF-8 text', line=_first_undecodable_line(path), got='other bytes') from None
+        except csv.Error as e: raise DataError(path, 'a CSV file', line=rows.line_num + 1, got=str(e)[:100]) from None
+
+def _first_undecodable_line(path) -> int|None:
+    "The 1-based number of the first line of `path` that is not UTF-8."
+    with open(path, 'rb') as f:
+        for ln, raw in enumerate(f, 1):
+            try: raw.decode('utf-8')
+            except UnicodeDecodeError: return ln
 
 # %% ../nbs/02_sessions.ipynb #e2d94fe4
 _LABELS = {'0': 0, '1': 1, 'normal': 0, 'anomaly': 1, 'anomalous': 1, 'abnormal': 1}

@@ -19,13 +19,16 @@ from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, 
                              sessions_by_window)
 
 # %% auto #0
-__all__ = ['SPEC_FIELDS', 'SOURCE_FIELDS', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec', 'labels_table',
-           'types_table', 'assign_pools', 'load_spec', 'check_grouping']
+__all__ = ['SPEC_FIELDS', 'SOURCE_FIELDS', 'SPEC_TYPES', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
+           'labels_table', 'types_table', 'assign_pools', 'load_spec', 'check_grouping']
 
 # %% ../nbs/05_specs.ipynb #4301bbf3
 SPEC_FIELDS = {'name', 'sources', 'log_format', 'content', 'session', 'labels', 'types', 'train_fraction', 'parser',
                'templates', 'real_ratio', 'order_by', 'description', 'grouping_check'}
 SOURCE_FIELDS = {'path', 'format', 'role', 'label', 'id', 'keys', 'type', 'content', 'order_by'}
+SPEC_TYPES = {'name': str, 'description': str, 'log_format': str, 'content': str, 'templates': str,
+              'grouping_check': str, 'train_fraction': (int, float), 'real_ratio': list, 'sources': list,
+              'order_by': (str, list), 'session': dict, 'labels': dict, 'types': dict, 'parser': dict}
 
 # %% ../nbs/05_specs.ipynb #38bb5c30
 def _check_fields(where, d, allowed):
@@ -41,9 +44,14 @@ def read_spec(path) -> dict:
     "Read and check a data set YAML; paths starting with ./ are made relative to its folder."
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'a data set description (YAML)', got='no such file')
-    try: spec = yaml.safe_load(path.read_text())
+    try: spec = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except UnicodeDecodeError: raise DataError(path, 'UTF-8 text', got='other bytes') from None
     except yaml.YAMLError as e: raise DataError(path, 'valid YAML', got=str(e)[:200]) from None
     _check_fields(path, spec, SPEC_FIELDS)
+    for k, v in spec.items():
+        t = SPEC_TYPES[k]; names = ' or '.join(x.__name__ for x in (t if isinstance(t, tuple) else (t,)))
+        if not isinstance(v, t) or isinstance(v, bool):
+            raise DataError(path, f'{k}: a {names}', got=f'{type(v).__name__} {v!r}'[:80])
     spec = dict(spec); spec.setdefault('name', path.stem); spec['_base'] = str(path.parent.resolve())
     return spec
 
