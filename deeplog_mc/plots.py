@@ -85,7 +85,7 @@ def plot_type_confusion(run_dir) -> plt.Figure|None:
     ax.set(title='test: true type x found type', xlabel='type'); fig.tight_layout(); return fig
 
 # %% ../nbs/18_plots.ipynb #b4181555
-def plot_type_map(run_dir, n:int=1500, seed:int=0) -> plt.Figure:
+def plot_type_map(run_dir, n:int=1500, seed:int=0) -> plt.Figure|None:
     "2-D PCA map of (up to `n`) fit anomalies, coloured by found type and by true type."
     from sklearn.decomposition import PCA
     from deeplog_mc.clustering import AnomalyClusterer
@@ -93,6 +93,7 @@ def plot_type_map(run_dir, n:int=1500, seed:int=0) -> plt.Figure:
     _style(); run = Path(run_dir)
     cl = pd.read_parquet(run/'features'/'cluster_labels.parquet'); df, _, _ = load_sessions(run)
     idx = np.flatnonzero(((cl.split == 'fit') & (cl.cluster >= 0)).to_numpy())
+    if not len(idx): return None                                  # stage 03 found no types
     idx = np.sort(np.random.default_rng(seed).choice(idx, min(n, len(idx)), replace=False))
     Z = AnomalyClusterer.load(run/'models'/'cluster_model.npz').transform(load_features(run).iloc[idx])
     E = PCA(2, random_state=seed).fit_transform(Z) if min(Z.shape) >= 2 else np.column_stack([Z[:, 0], 0 * Z[:, 0]])
@@ -104,10 +105,11 @@ def plot_type_map(run_dir, n:int=1500, seed:int=0) -> plt.Figure:
     fig.tight_layout(); return fig
 
 # %% ../nbs/18_plots.ipynb #a4471d53
-def plot_classifier(run_dir) -> plt.Figure:
+def plot_classifier(run_dir) -> plt.Figure|None:
     "Confusion of test predictions (vs stage-03 type and vs true type), validation loss and probabilities."
     from deeplog_mc.classifier import EnhancedDeepLogModel
     _style(); run = Path(run_dir)
+    if not (run/'features'/'classifier_predictions.parquet').is_file(): return None   # stage 04 had nothing to learn
     preds = pd.read_parquet(run/'features'/'classifier_predictions.parquet'); df, _, _ = load_sessions(run)
     cl = pd.read_parquet(run/'features'/'cluster_labels.parquet'); t = (df.split == 'test').to_numpy()
     truth_c = np.where(df.label[t] == 1, cl.cluster_name[t].fillna('(no cluster)'), 'normal')

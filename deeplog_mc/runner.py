@@ -108,8 +108,10 @@ def headline(metrics:dict) -> dict:
     if det := metrics.get('detection'):
         keys = ('rule', 'param', 'selection', 'test', 'test_real_ratio')
         h['detection'] = {k: det[k] for k in keys if det.get(k) is not None}
-    if t := metrics.get('typing'): h['typing'] = {'k': t.get('k'), 'test': t.get('test')}
-    if c := metrics.get('classifier'):
+    if t := metrics.get('typing'):
+        h['typing'] = {'k': t.get('k'), **({'skipped': t['skipped']} if t.get('skipped') else {'test': t.get('test')})}
+    if (c := metrics.get('classifier')) and c.get('skipped'): h['classifier'] = {'skipped': c['skipped']}
+    elif c:
         def pick(t):
             keys = ('precision', 'recall', 'f1', 'f1_real_ratio')
             d = {k: t['detection'].get(k) for k in keys if k in t['detection']}

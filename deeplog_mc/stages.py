@@ -261,6 +261,17 @@ def _typing_summary(cfg, clu, fit_m, test_m, names, figures) -> dict:
             'names': {str(c): n for c, n in names.items()}, 'fit': types['fit'], 'test': types['test'],
             'cluster_to_type': {str(c): t for c, t in types['map'].items()}}
 
+# %% ../nbs/17_stages.ipynb #ec65f041
+def _no_types(run, cfg, df, n_fit:int, t0:float) -> dict:
+    "Stage 03 with fewer than 3 anomalies in fit: every session untyped, the reason in metrics and type cards."
+    why = f'no anomalies to type: {n_fit} anomalous fit session(s) in {cfg.mode} mode, at least 3 needed'
+    labels = pd.DataFrame({'session_id': df.session_id, 'split': df.split, 'cluster': -1,
+                           'cluster_name': pd.Series(pd.NA, index=df.index, dtype='string')})
+    write_parquet(labels, run/'features'/'cluster_labels.parquet')
+    atomic_write(run/'models'/'type_cards.md', f'# No anomaly types\n\n{why}.\n')
+    typing = {'k': 0, 'mode': cfg.mode, 'skipped': why, 'clustered_fit': n_fit, 'seconds': time.perf_counter() - t0}
+    update_metrics(run, 'typing', typing); return typing
+
 # %% ../nbs/17_stages.ipynb #92762631
 def cluster_anomalies(run_dir, config:TypingConfig|None=None, **overrides) -> dict:
     "Stage 03: cluster the anomalies of fit into types, assign test anomalies, profile, evaluate; write the outputs."
@@ -271,9 +282,7 @@ def cluster_anomalies(run_dir, config:TypingConfig|None=None, **overrides) -> di
         raise DataError(run/'features'/'features.parquet',
                         "the features of this run's sessions, in order (rerun stage 02)")
     cols = feature_columns(F); fit_m, test_m = anomaly_masks(run, F, cfg.mode)
-    if fit_m.sum() < 3:
-        raise DataError(run/'features'/'features.parquet', 'at least 3 anomalous fit sessions to cluster',
-                        got=str(int(fit_m.sum())))
+    if fit_m.sum() < 3: return _no_types(run, cfg, df, n_fit=int(fit_m.sum()), t0=t0)
     clu = typing_clusterer(cfg).fit(F.loc[fit_m, cols].reset_index(drop=True))
     assigned = clu.predict(F.loc[test_m, cols]) if test_m.any() else np.zeros(0, int)
     F_fit = F.loc[fit_m, cols].set_index(F.session_id[fit_m])
@@ -384,9 +393,14 @@ def classifier_task(run_dir) -> ClassifierTask:
 
 # %% ../nbs/17_stages.ipynb #1f21c9e2
 def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=False, write:bool=True,
-                     **overrides) -> tuple[EnhancedDeepLogModel, dict]:
+                     **overrides) -> tuple[EnhancedDeepLogModel|None, dict]:
     "Stage 04: train the classifier on fit, evaluate it and the two-stage baseline on test; write model and metrics."
     cfg = stage_config(ClassifierConfig, config, **overrides); t0 = time.perf_counter()
+    skipped = ((read_json(Path(run_dir)/'metrics.json', {}) or {}).get('typing') or {}).get('skipped')
+    if skipped:                                                   # stage 03 found nothing to type
+        metrics = {'skipped': f'no anomaly types to learn ({skipped})'}
+        if write: update_metrics(Path(run_dir), 'classifier', metrics)
+        return None, metrics
     t = classifier_task(run_dir); df, F, cols, keep = t.df, t.F, t.cols, t.keep
     model = make_classifier(cfg, verbose)
     calib = (df.split == 'val').to_numpy() & (df.label == 0).to_numpy()   # normal by construction, never trained on

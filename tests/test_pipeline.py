@@ -104,3 +104,22 @@ def test_a_second_run_with_the_same_name_refuses_while_the_first_runs(tmp_path):
     assert first.returncode == 0, err[-2000:]
     assert second.returncode == 2 and f'process {first.pid}' in second.stderr and 'twice' in second.stderr, second.stderr
     assert not lock.exists() and metrics(tmp_path/'twice')['stages']['01_base_model']['status'] == 'ok'
+
+
+def test_too_few_anomalies_to_type_the_run_still_finishes_with_detection(tmp_path):
+    rng = __import__('numpy').random.default_rng(0)
+    normal = lambda: ' '.join(map(str, [1, 2, 3, 4, *rng.integers(5, 8, 3), 9]))
+    (tmp_path/'train').write_text('\n'.join(f'n{i},{normal()}' for i in range(80)) + '\n')
+    held = [f'h{i},{normal()}' for i in range(40)] + ['a1,1 2 13 13 13 9', 'a2,1 2 3 14 14 9']
+    (tmp_path/'held').write_text('\n'.join(held) + '\n')
+    (tmp_path/'labels.csv').write_text('session_id,label\n' + ''.join(f'{s.split(",")[0]},{int(s[0] == "a")}\n'
+                                                                        for s in held + [f'n{i},' for i in range(80)]))
+    (tmp_path/'few.yaml').write_text('sources:\n  - {path: ./train, format: sessions, role: train, label: 0}\n'
+                                     '  - {path: ./held, format: sessions, role: test, label: 0}\n'
+                                     'labels: {path: ./labels.csv, id: session_id, label: label}\n')
+    run = run_pipeline('few', tmp_path/'runs', 'quick', params={'dataset': str(tmp_path/'few.yaml')}, log=lambda m: None)
+    m = metrics(run)
+    assert {s['status'] for s in m['stages'].values()} == {'ok'}
+    assert m['typing']['k'] == 0 and m['typing']['skipped'].startswith('no anomalies to type: 1 anomalous fit')
+    assert m['classifier']['skipped'].startswith('no anomaly types to learn') and 'f1' in m['detection']['test']
+    assert (run/'models'/'type_cards.md').read_text().startswith('# No anomaly types') and (run/'report.html').is_file()
