@@ -5,6 +5,7 @@
 # %% ../nbs/23_cli.ipynb #68f93991
 from __future__ import annotations
 import argparse, json, sys, time
+from pathlib import Path
 
 import yaml
 
@@ -122,6 +123,15 @@ def _readme(args):
     from deeplog_mc.studies import render_readme
     print('filled:', ', '.join(render_readme(args.readme, args.results)) or 'no study blocks')
 
+# %% ../nbs/23_cli.ipynb #8e27b970
+def _add_report(p): p.add_argument('run', help='the run folder whose report.html to rebuild')
+
+def _report(args):
+    from deeplog_mc.runner import write_report
+    run = Path(args.run)
+    if not (run/'metrics.json').is_file(): raise DataError(run, 'a run folder (with metrics.json)', got='none there')
+    print('report:', write_report(run))
+
 # %% ../nbs/23_cli.ipynb #aea2fef0
 COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', _add_run, _run),
             'params': ('list every setting of every stage with its default and help', _add_params, _params),
@@ -129,7 +139,8 @@ COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', 
                         _add_predict, _predict),
             'bench': ('benchmark training, batched detection and the naive loop; writes JSON', _add_bench, _bench),
             'study': ('run a study over data sets and seeds; writes results/<name>.json', _add_study, _study),
-            'readme': ("fill README's study tables from results/*.json", _add_readme, _readme)}
+            'readme': ("fill README's study tables from results/*.json", _add_readme, _readme),
+            'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report)}
 
 def build_parser() -> argparse.ArgumentParser:
     "The `deeplog-mc` argument parser with every subcommand."

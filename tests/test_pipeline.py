@@ -70,6 +70,11 @@ def test_cli_run_writes_the_run_folder(tmp_path):
     for f in ('params.json', 'metrics.json', 'report.html', 'notebooks/00_data.ipynb', 'data/sessions.parquet'):
         assert (run/f).is_file(), f
     assert 'report:' in r.stdout and '"sessions"' in r.stdout
+    (run/'report.html').unlink()                                       # `deeplog-mc report` rebuilds it
+    r = subprocess.run([str(exe), 'report', str(run)], capture_output=True, text=True)
+    assert r.returncode == 0 and (run/'report.html').stat().st_size > 10_000, r.stderr[-2000:]
+    r = subprocess.run([str(exe), 'report', str(tmp_path/'nothing')], capture_output=True, text=True)
+    assert r.returncode == 2 and 'nothing: expected a run folder (with metrics.json)' in r.stderr
 
 
 def test_rerunning_a_stage_clears_what_later_stages_wrote(tmp_path):
