@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 # extra arguments for `deeplog-mc run`, e.g. make pipeline ARGS="-p dataset hdfs --name hdfs"
 ARGS ?=
 
-.PHONY: help venv pipeline test sync-check nbtest pytest lab bench export clean-runs wheel-check readme constraints
+.PHONY: help venv browser pipeline test sync-check nbtest pytest lab bench export clean-runs wheel-check readme constraints
 
 help:
 	@echo "make pipeline   set up .venv, run the whole pipeline on the default (synthetic) data into runs/<timestamp>"
-	@echo "make test       set up .venv, check notebooks/package sync, run every notebook and every test"
+	@echo "make test       set up .venv (and Chromium for the browser tests), check notebooks/package sync, run every notebook and every test"
 	@echo "make lab        JupyterLab on the project"
 	@echo "make bench      deeplog-mc bench on HDFS, writing bench/bench.json"
 	@echo "make export     nbdev_clean + nbdev_export (after editing notebooks)"
@@ -37,7 +37,15 @@ venv: $(STAMP)
 pipeline: venv
 	$(BIN)/deeplog-mc run $(ARGS)
 
-test: venv sync-check nbtest pytest
+test: venv browser sync-check nbtest pytest
+
+# headless Chromium and its WebDriver for the browser tests (Debian packages, installed as root when missing)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing chromium and chromium-driver (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	  else echo "FAIL: the browser tests need Chromium: sudo apt-get install chromium chromium-driver"; exit 1; fi; }
 
 # nbdev_clean + nbdev_export must not change anything: notebooks and deeplog_mc/ agree.
 # In CI (a fresh clone) the tree must also be clean afterwards.

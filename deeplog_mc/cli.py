@@ -127,10 +127,8 @@ def _readme(args):
 def _add_report(p): p.add_argument('run', help='the run folder whose report.html to rebuild')
 
 def _report(args):
-    from deeplog_mc.runner import write_report
-    run = Path(args.run)
-    if not (run/'metrics.json').is_file(): raise DataError(run, 'a run folder (with metrics.json)', got='none there')
-    print('report:', write_report(run))
+    from deeplog_mc.report import write_report
+    print('report:', write_report(Path(args.run)))
 
 # %% ../nbs/23_cli.ipynb #aea2fef0
 COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', _add_run, _run),

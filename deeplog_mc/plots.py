@@ -15,9 +15,11 @@ import seaborn as sns
 from .core import read_json
 from .run import load_sessions
 from .detector import DeepLog, EventScores
+from .naming import key_label
 
 # %% auto #0
-__all__ = ['plot_data', 'plot_detection', 'plot_k_curve', 'plot_type_confusion', 'plot_type_map', 'plot_classifier']
+__all__ = ['plot_data', 'plot_detection', 'plot_k_curve', 'plot_type_confusion', 'type_profile', 'plot_type_profile',
+           'plot_type_map', 'plot_classifier']
 
 # %% ../nbs/18_plots.ipynb #2054946c
 def _style():
@@ -83,6 +85,39 @@ def plot_type_confusion(run_dir) -> plt.Figure|None:
     fig, ax = plt.subplots(figsize=(min(18, 2 + 0.6 * ct.shape[1]), 0.8 + 0.4 * len(ct)))
     sns.heatmap(ct, annot=True, fmt='d', cmap='Blues', cbar=False, ax=ax, annot_kws={'fontsize': 7})
     ax.set(title='test: true type x found type', xlabel='type'); fig.tight_layout(); return fig
+
+# %% ../nbs/18_plots.ipynb #4794df21
+def type_profile(run_dir, n_keys:int=20) -> tuple[pd.Series, pd.DataFrame]|None:
+    "Fit sizes of the found types, and their per-session key counts minus normal's (the `n_keys` that differ most)."
+    run = Path(run_dir); df, vocab, _ = load_sessions(run)
+    cl = pd.read_parquet(run/'features'/'cluster_labels.parquet'); fit = (df.split == 'fit').to_numpy()
+    group = np.where(df.label == 1, cl.cluster, -2)[fit]                  # -2: normal, -1: anomalous but untyped
+    if not (group >= 0).any(): return None                                # stage 03 found no types
+    n = pd.Series(group).value_counts()
+    ex = pd.DataFrame({'g': group, 'key': df.events[fit].to_numpy()}).explode('key').dropna()
+    mean = pd.crosstab(ex.g, ex.key).reindex(n.index, fill_value=0).div(n, axis=0)
+    normal = mean.loc[-2] if -2 in mean.index else 0 * mean.iloc[0]
+    types = sorted(g for g in n.index if g >= 0)
+    diff = mean.loc[types] - normal
+    diff = diff[diff.abs().max().nlargest(n_keys).index]
+    names = cl.drop_duplicates('cluster').set_index('cluster').cluster_name
+    label = [_short([f"{t}: {names.get(t, '')}"], 44)[0] for t in types]
+    diff.index = label; diff.columns = [key_label(f'E{k}', vocab.templates, 30) for k in diff.columns]
+    return pd.Series(n.loc[types].to_numpy(), index=label, name='sessions'), diff
+
+# %% ../nbs/18_plots.ipynb #96fd4895
+def plot_type_profile(run_dir, n_keys:int=20) -> plt.Figure|None:
+    "Bar chart of the types' fit sizes next to a heatmap of the keys each type adds (red) or misses (blue)."
+    _style(); prof = type_profile(run_dir, n_keys=n_keys)
+    if prof is None: return None
+    sizes, diff = prof
+    fig, ax = plt.subplots(1, 2, figsize=(18, 1.6 + 0.45 * len(sizes)), width_ratios=(1, 4), sharey=True)
+    sns.barplot(x=sizes.to_numpy(), y=sizes.index, ax=ax[0], color='C0', orient='h')
+    ax[0].set(title='sessions per type (fit)', xlabel='sessions', ylabel='')
+    sns.heatmap(diff, cmap='RdBu_r', center=0, annot=diff.shape[1] <= 25, fmt='.1f', ax=ax[1],
+                annot_kws={'fontsize': 7}, cbar_kws={'label': 'per session, minus normal'})
+    ax[1].set(title='keys each type adds (red) or misses (blue), compared with normal sessions', ylabel='')
+    ax[1].tick_params(axis='x', labelrotation=90, labelsize=8); fig.tight_layout(); return fig
 
 # %% ../nbs/18_plots.ipynb #b4181555
 def plot_type_map(run_dir, n:int=1500, seed:int=0) -> plt.Figure|None:

@@ -9,17 +9,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-import nbformat
-
 import deeplog_mc
 from .core import PROJECT_ROOT, DataError, atomic_write, read_json, write_json
 from .config import STAGE_CONFIGS, parameters, resolve
 from .run import update_metrics
+from .report import write_report
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_OUTPUTS', 'OPTIONAL_OUTPUTS', 'STAGE_METRICS', 'PATH_PARAMS', 'stage_dir', 'stage_notebooks',
-           'resolve_parameters', 'read_run_config', 'StageFailed', 'run_stage', 'headline', 'write_report', 'run_lock',
-           'run_pipeline']
+           'resolve_parameters', 'read_run_config', 'StageFailed', 'run_stage', 'headline', 'run_lock', 'run_pipeline']
 
 # %% ../nbs/20_runner.ipynb #f5330f28
 STAGES = tuple(STAGE_CONFIGS)
@@ -122,22 +120,6 @@ def headline(metrics:dict) -> dict:
                            'two_stage_test': pick(two) if two else None}
     h['stages'] = {s: v.get('status') for s, v in metrics.get('stages', {}).items()}
     return h
-
-# %% ../nbs/20_runner.ipynb #49c32a46
-def write_report(run_dir:Path) -> Path:
-    "Render the run's executed notebooks, without code, into one `report.html`."
-    from nbconvert import HTMLExporter
-    run_dir = Path(run_dir); merged = nbformat.v4.new_notebook()
-    merged.metadata = {'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}}
-    head = json.dumps(headline(read_json(run_dir/'metrics.json', {})), indent=1)
-    merged.cells.append(nbformat.v4.new_markdown_cell(f'# deeplog-mc run `{run_dir.name}`\n\n```\n{head}\n```'))
-    for s in STAGES:
-        p = run_dir/'notebooks'/f'{s}.ipynb'
-        if p.is_file(): merged.cells.extend(nbformat.read(p, as_version=4).cells)
-    for i, c in enumerate(merged.cells): c['id'] = f'cell-{i}'      # ids must be unique across the merged notebooks
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(merged)
-    return atomic_write(run_dir/'report.html', body)
 
 # %% ../nbs/20_runner.ipynb #d4d7253f
 def _hash(params:dict) -> str:

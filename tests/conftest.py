@@ -31,3 +31,17 @@ def synthetic_run(tmp_path_factory):
             train_classifier(r, seed=0, classifier_epochs=classifier_epochs, classifier_patience=4)
         return r
     return make
+
+
+QUICK_RUN = ['--preset', 'quick', '-p', 'n_train', '60', '-p', 'n_test_normal', '30', '-p', 'n_per_type', '4']
+
+
+@pytest.fixture(scope='session')
+def quick_pipeline(tmp_path_factory) -> Path:
+    "One uninterrupted `deeplog-mc run` of every stage on small synthetic data (`QUICK_RUN`), in its own process."
+    import subprocess, sys
+    runs = tmp_path_factory.mktemp('quick_pipeline')
+    r = subprocess.run([str(Path(sys.executable).parent/'deeplog-mc'), 'run', '--name', 'whole', '--runs-dir', str(runs),
+                        *QUICK_RUN], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return runs/'whole'

@@ -3,9 +3,9 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 from deeplog_mc.runner import STAGES
+from conftest import QUICK_RUN
 
 EXE = str(Path(sys.executable).parent/'deeplog-mc')
-SMALL = ['--preset', 'quick', '-p', 'n_train', '60', '-p', 'n_test_normal', '30', '-p', 'n_per_type', '4']
 
 
 def figures(run) -> dict:
@@ -29,11 +29,8 @@ def stage_status(run, stage):
     except (OSError, ValueError, KeyError): return None
 
 
-def test_killed_in_every_stage_then_resumed_gives_the_figures_of_an_uninterrupted_run(tmp_path):
-    whole = subprocess.run([EXE, 'run', '--name', 'whole', '--runs-dir', str(tmp_path), *SMALL],
-                           capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    run, cmd = tmp_path/'killed', [EXE, 'run', '--name', 'killed', '--runs-dir', str(tmp_path), '--resume', *SMALL]
+def test_killed_in_every_stage_then_resumed_gives_the_figures_of_an_uninterrupted_run(tmp_path, quick_pipeline):
+    run, cmd = tmp_path/'killed', [EXE, 'run', '--name', 'killed', '--runs-dir', str(tmp_path), '--resume', *QUICK_RUN]
     for stage in STAGES:
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for _ in range(1200):                                      # until this stage is running
@@ -48,5 +45,5 @@ def test_killed_in_every_stage_then_resumed_gives_the_figures_of_an_uninterrupte
         assert p.returncode == -signal.SIGKILL and stage_status(run, stage) == 'running'
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert figures(run) == figures(tmp_path/'whole')
+    assert figures(run) == figures(quick_pipeline)
     assert not (run/'.lock').exists()
