@@ -9,16 +9,17 @@ import time
 import numpy as np
 import torch
 
-from .core import peak_rss_mb
+from .core import peak_rss_mb, write_json
 from .config import PRESETS
 from .sessions import Vocab
 from .datasets import assign_splits, load_dataset
-from .specs import BUILTIN_SPECS, load_spec
+from .logs import LogParser
+from .specs import BUILTIN_SPECS, load_spec, read_spec_lines, spec_parser
 from .nets import session_windows
 from .detector import DeepLog
 
 # %% auto #0
-__all__ = ['naive_detect', 'bench_parse', 'run_bench']
+__all__ = ['PARSE_COLUMNS', 'naive_detect', 'drain3_alone', 'compare_parsers', 'bench_parse', 'parse_study', 'run_bench']
 
 # %% ../nbs/21_bench.ipynb #d2d88f34
 def naive_detect(model:DeepLog, sessions, g:int|None=None) -> tuple[np.ndarray, int]:
@@ -36,14 +37,53 @@ def naive_detect(model:DeepLog, sessions, g:int|None=None) -> tuple[np.ndarray, 
             verdicts.append(bad)
     return np.array(verdicts, np.int8), n_win
 
+# %% ../nbs/21_bench.ipynb #89a9bda2
+def drain3_alone(messages, parser:LogParser) -> tuple[np.ndarray, dict, float]:
+    "Plain Drain3 with `parser`'s masks and settings on every message: cluster ids, templates by id, seconds."
+    from drain3 import TemplateMiner
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+    cfg = TemplateMinerConfig()
+    cfg.drain_sim_th, cfg.drain_depth, cfg.drain_max_children = parser.sim_th, parser.depth, parser.max_children
+    cfg.masking_instructions = [MaskingInstruction(p, n) for p, n in parser.masks]
+    cfg.parametrize_numeric_tokens = False
+    miner = TemplateMiner(config=cfg); t0 = time.perf_counter()
+    ids = np.array([miner.add_log_message(m)['cluster_id'] for m in messages], np.int64)
+    return ids, {c.cluster_id: c.get_template() for c in miner.drain.clusters}, time.perf_counter() - t0
+
+# %% ../nbs/21_bench.ipynb #7ef74fcf
+def compare_parsers(messages, parser:LogParser) -> dict:
+    "Lines per second of `parser` (fit and keys) and of plain Drain3 on `messages`, and whether they agree."
+    t0 = time.perf_counter(); keys = parser.fit_transform(messages); ours = time.perf_counter() - t0
+    ids, templates, theirs = drain3_alone(messages, parser)
+    pairs = set(zip(keys.tolist(), ids.tolist()))
+    return {'lines': len(messages), 'parse_lines_per_s': len(messages) / ours,
+            'drain3_lines_per_s': len(messages) / theirs, 'speedup_vs_drain3': theirs / ours,
+            'templates': len(parser.templates_), 'drain3_templates': len(templates),
+            'identical_templates': sorted(parser.templates_.values()) == sorted(templates.values()),
+            'identical_grouping': len(pairs) == len(set(keys.tolist())) == len(set(ids.tolist()))}
+
 # %% ../nbs/21_bench.ipynb #9ae8187b
 def bench_parse(spec_name:str='hdfs-raw', data_root=None) -> dict:
-    "Time reading, Drain3 parsing and sessioning of a built-in raw-log data set."
-    t0 = time.perf_counter(); ds, parser, rep = load_spec(BUILTIN_SPECS[spec_name], data_root)
-    sec = time.perf_counter() - t0
+    "Time reading, parsing and sessioning of a built-in raw-log data set; then the parser against plain Drain3."
+    spec = BUILTIN_SPECS[spec_name]
+    t0 = time.perf_counter(); ds, parser, rep = load_spec(spec, data_root)
+    sec = time.perf_counter() - t0; rss = peak_rss_mb()
+    messages = read_spec_lines(spec, data_root).Content.astype(str).tolist()
     return {'dataset': spec_name, 'lines': rep['lines'], 'seconds': sec, 'lines_per_s': rep['lines'] / sec,
             'drain_seconds': rep['parse_seconds'], 'sessions': len(ds.sessions), 'templates': len(parser.templates_),
-            'peak_rss_mb': peak_rss_mb()}
+            'peak_rss_mb': rss, **compare_parsers(messages, spec_parser(spec.get('parser') or {}))}
+
+# %% ../nbs/21_bench.ipynb #658b06f7
+PARSE_COLUMNS = ['dataset', 'lines', 'templates', 'parse_lines_per_s', 'drain3_lines_per_s', 'speedup_vs_drain3',
+                 'identical_templates', 'identical_grouping', 'lines_per_s', 'peak_rss_mb']
+
+def parse_study(datasets=('hdfs-raw', 'bgl-2k'), data_root=None, out='results/parsing.json') -> dict:
+    "`bench_parse` of each raw-log data set, one row each, written to `out` (None: not written)."
+    res = {'study': 'parsing', 'columns': PARSE_COLUMNS, 'torch_threads': torch.get_num_threads(),
+           'rows': [bench_parse(d, data_root) for d in datasets]}
+    if out: write_json(out, res)
+    return res
 
 # %% ../nbs/21_bench.ipynb #e44f2afb
 def _bench_detect(model, events, naive_sessions, seed, log) -> dict:

@@ -85,10 +85,11 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'parity', 'variants'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'parity', 'variants', 'parsing'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
                         "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
-                        "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run")
+                        "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run; "
+                        'parsing: the parser against plain Drain3 on raw-log sets')
     p.add_argument('--run', help='the run folder that parity and variants study')
     p.add_argument('--datasets', help='comma-separated data sets (default: synthetic,hdfs; typing: all of its sets)')
     p.add_argument('--seeds', help='comma-separated seeds (default: 0; typing: 0,1,2)')
@@ -103,6 +104,11 @@ def _study(args):
         if not args.run: raise ValueError(f'study {args.name} needs --run RUN_FOLDER')
         fn = paper_parity if args.name == 'parity' else variant_comparison
         print(fn(args.run, out=args.out or f'results/{args.name}.json').round(4).to_string()); return
+    if args.name == 'parsing':
+        from deeplog_mc.bench import parse_study
+        sets = args.datasets.split(',') if args.datasets else ['hdfs-raw', 'bgl-2k']
+        res = parse_study(sets, out=args.out or 'results/parsing.json')
+        print(results_table(res, res['columns'])); return
     if args.name in ('typing', 'classifier'):
         from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study
         sets = args.datasets.split(',') if args.datasets else list(TYPING_SETS)

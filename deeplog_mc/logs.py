@@ -14,8 +14,8 @@ from fastcore.basics import patch
 from .core import DataError, read_config, write_json
 
 # %% auto #0
-__all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'format_regex', 'LogParser', 'read_log_lines', 'sessions_by_id', 'sessions_by_window',
-           'grouping_accuracy']
+__all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'TOKEN_MEMO', 'format_regex', 'token_local', 'LogParser', 'read_log_lines',
+           'sessions_by_id', 'sessions_by_window', 'grouping_accuracy']
 
 # %% ../nbs/04_logs.ipynb #5077f7ce
 def format_regex(log_format:str) -> tuple[re.Pattern, list[str]]:
@@ -42,14 +42,41 @@ DEFAULT_MASKS = (
 )
 UNSEEN_KEY = -1
 
+# %% ../nbs/04_logs.ipynb #4b6bdafb
+def _blank_free(items) -> bool:
+    "Whether a parsed regex (from `re._parser`) can never consume or look at a blank (conservative)."
+    from re import _constants as C
+    def in_set(av):
+        ok = {C.CATEGORY_DIGIT, C.CATEGORY_WORD, C.CATEGORY_NOT_SPACE}
+        return all(op is C.LITERAL and not chr(a).isspace() or op is C.CATEGORY and a in ok
+                   or op is C.RANGE and not any(chr(c).isspace() for c in range(a[0], a[1] + 1)) for op, a in av)
+    for op, av in items:
+        ok = (op is C.LITERAL and not chr(av).isspace() or op is C.IN and in_set(av) or op is C.GROUPREF
+              or op is C.AT and av in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY)
+              or op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and _blank_free(av[2])
+              or op is C.SUBPATTERN and _blank_free(av[3]) or op is C.ATOMIC_GROUP and _blank_free(av)
+              or op is C.BRANCH and all(_blank_free(b) for b in av[1])
+              or op in (C.ASSERT, C.ASSERT_NOT) and _blank_free(av[1]))
+        if not ok: return False
+    return True
+
+def token_local(pattern:str, name:str) -> bool:
+    "Whether the mask (`pattern`, `name`) gives the same result applied to each blank-separated token alone."
+    try:
+        from re import _parser
+        parsed = _parser.parse(pattern)
+    except Exception: return False                                  # unknown regex internals: mask whole lines
+    return parsed.getwidth()[0] > 0 and _blank_free(parsed.data) and not any(c.isspace() for c in name)
+
 # %% ../nbs/04_logs.ipynb #67c9f4ac
 class LogParser:
     "Drain3-based log parser: message -> integer key; persisted as JSON; unseen templates -> `UNSEEN_KEY`."
     def __init__(self, masks=DEFAULT_MASKS, sim_th:float=0.5, depth:int=4, max_children:int=100):
         self.masks = [tuple(m) for m in masks]; self.sim_th, self.depth, self.max_children = sim_th, depth, max_children
-        self.templates_, self._cluster_key, self._cache = {}, {}, {}
+        self.templates_, self._cluster_key, self._cache, self._tokens = {}, {}, {}, {}
         self._miner = self._new_miner()
         self._mask_rx = [(re.compile(p), f'<{n}>') for p, n in self.masks]
+        self._by_token = all(token_local(p, n) for p, n in self.masks)
 
     def _new_miner(self):
         from drain3 import TemplateMiner
@@ -66,11 +93,30 @@ class LogParser:
         for rx, tok in self._mask_rx: message = rx.sub(tok, message)
         return ' '.join(message.split())
 
+# %% ../nbs/04_logs.ipynb #fc77993d
+TOKEN_MEMO = 1_000_000
+
+@patch
+def mask_all(self:LogParser, messages) -> list[str]:
+    "`[self.mask(m) for m in messages]`, masking each distinct token once when every mask is token-local."
+    if not self._by_token: return [self.mask(m) for m in messages]
+    memo = self._tokens; out = []
+    for m in messages:
+        toks = m.split()
+        for i, t in enumerate(toks):
+            v = memo.get(t)
+            if v is None:
+                if len(memo) >= TOKEN_MEMO: memo.clear()
+                v = memo[t] = self.mask(t)
+            toks[i] = v
+        out.append(' '.join(toks))
+    return out
+
 # %% ../nbs/04_logs.ipynb #93520044
 @patch
 def fit(self:LogParser, messages, masked:list|None=None):
     "Learn templates from `messages` (learning mode); keys in order of first appearance."
-    for m in (masked if masked is not None else map(self.mask, messages)):
+    for m in (masked if masked is not None else self.mask_all(messages)):
         if m in self._cache: continue
         r = self._miner.add_log_message(m); cid = r['cluster_id']
         self._cache[m] = cid
@@ -87,7 +133,7 @@ def fit(self:LogParser, messages, masked:list|None=None):
 def transform(self:LogParser, messages, masked:list|None=None) -> np.ndarray:
     "Keys of `messages` by matching the known templates only; unknown -> `UNSEEN_KEY`."
     out = np.empty(len(messages), np.int64)
-    for i, m in enumerate(masked if masked is not None else map(self.mask, messages)):
+    for i, m in enumerate(masked if masked is not None else self.mask_all(messages)):
         k = self._cache.get(m)
         if k is None:
             c = self._miner.match(m, full_search_strategy='fallback')
@@ -100,7 +146,7 @@ def transform(self:LogParser, messages, masked:list|None=None) -> np.ndarray:
 @patch
 def fit_transform(self:LogParser, messages) -> np.ndarray:
     "Learn the templates of `messages` and return their keys, masking each message once."
-    masked = [self.mask(m) for m in messages]
+    masked = self.mask_all(messages)
     return self.fit(messages, masked).transform(messages, masked)
 
 # %% ../nbs/04_logs.ipynb #e7b65b52

@@ -20,7 +20,8 @@ from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, 
 
 # %% auto #0
 __all__ = ['SPEC_FIELDS', 'SOURCE_FIELDS', 'SPEC_TYPES', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
-           'labels_table', 'types_table', 'assign_pools', 'load_spec', 'check_grouping']
+           'labels_table', 'types_table', 'assign_pools', 'spec_parser', 'load_spec', 'check_grouping',
+           'read_spec_lines']
 
 # %% ../nbs/05_specs.ipynb #4301bbf3
 SPEC_FIELDS = {'name', 'sources', 'log_format', 'content', 'session', 'labels', 'types', 'train_fraction', 'parser',
@@ -189,7 +190,7 @@ def _combine_lines(spec:dict, line_tables:list, where:str) -> pd.DataFrame:
     return lines
 
 # %% ../nbs/05_specs.ipynb #16ab9cd6
-def _spec_parser(ps:dict) -> LogParser:
+def spec_parser(ps:dict) -> LogParser:
     "A new LogParser with the settings of a description's `parser` field."
     return LogParser(ps.get('masks', DEFAULT_MASKS), sim_th=ps.get('sim_th', 0.5), depth=ps.get('depth', 4),
                      max_children=ps.get('max_children', 100))
@@ -209,7 +210,7 @@ def _drain_keys(spec:dict, lines:pd.DataFrame, where:str, parser:LogParser|None)
     _check_fields(f'{where}: parser', ps, {'sim_th', 'depth', 'max_children', 'masks'})
     contents = lines.Content.astype(str).tolist()
     if parser is None:
-        parser = _spec_parser(ps)
+        parser = spec_parser(ps)
         keys = parser.fit_transform(contents)
     else: keys = parser.transform(contents)
     return keys, dict(parser.templates_), parser
@@ -355,10 +356,19 @@ def check_grouping(spec:dict, root=None) -> dict|None:
     if not gc: return None
     p = _resolve(spec, gc, resolve_data_root(root))
     lines, _ = read_log_lines(p, 'structured', content='Content')
-    lp = _spec_parser(spec.get('parser') or {})
+    lp = spec_parser(spec.get('parser') or {})
     keys = lp.fit_transform(lines.Content.astype(str).tolist())
     return {'sample': str(gc), 'lines': int(len(lines)), 'grouping_accuracy': grouping_accuracy(lines.EventId, keys),
             'templates': len(lp.templates_), 'true_templates': int(lines.EventId.nunique())}
+
+# %% ../nbs/05_specs.ipynb #3b33bfa8
+def read_spec_lines(spec:dict|str|os.PathLike, root=None) -> pd.DataFrame:
+    "The lines of the log sources of a data set description, combined and ordered as `load_spec` parses them."
+    if not isinstance(spec, dict): spec = read_spec(spec)
+    where = spec.get('name', 'data set')
+    _, tables = _read_sources(spec, resolve_data_root(root), where=where, report={'sources': []})
+    if not tables: raise DataError(where, 'log sources (raw, structured or table) to read lines from')
+    return _combine_lines(spec, tables, where)
 
 # %% ../nbs/05_specs.ipynb #4e088f4f
 HDFS_FORMAT = '<Date> <Time> <Pid> <Level> <Component>: <Content>'

@@ -204,3 +204,29 @@ def test_raw_logs_are_predicted_through_the_runs_parser_and_session_rule(tmp_pat
     pred = predict_file(tmp_path/'run', new, tmp_path/'out.csv', progress=False)
     assert pred.session_id.tolist() == ['req-100', 'req-101']
     assert bool(pred.is_anomaly[1]) and any(e['event'].startswith('E') and e['position'] == 1 for e in pred.explanation[1])
+
+
+# Masking token by token (each distinct token once) is exact: the text of masking each whole line, for any line.
+from hypothesis import given, settings, strategies as st
+from deeplog_mc.logs import DEFAULT_MASKS
+
+PIECES = st.sampled_from(list('0123456789abcdefxABCX._-+/:=,()[] \t\n') + ['\u2003', '\x1c', 'blk_', '0x', '10.0.0.1',
+                         ':50010', '/a/b.c', '  ', 'é', '1.5', '-3', '12ab-3'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(PIECES, max_size=30).map(''.join), max_size=20))
+def test_masking_by_token_gives_the_text_of_masking_whole_lines(lines):
+    p = LogParser(masks=[(r'blk_-?\d+', 'BLK'), *DEFAULT_MASKS])
+    assert p._by_token
+    assert p.mask_all(lines) == [p.mask(m) for m in lines]
+
+
+def test_the_parser_gives_the_templates_and_grouping_of_plain_drain3_on_real_logs(data_root):
+    from deeplog_mc.bench import compare_parsers
+    from deeplog_mc.specs import read_spec_lines, spec_parser
+    for name, n in (('hdfs-raw', 60_000), ('bgl-2k', None)):
+        spec = BUILTIN_SPECS[name]
+        messages = read_spec_lines(spec, data_root).Content.astype(str).tolist()[:n]
+        c = compare_parsers(messages, spec_parser(spec['parser'] if 'parser' in spec else {}))
+        assert c['identical_templates'] and c['identical_grouping'], (name, c)
