@@ -4,14 +4,16 @@
 
 # %% ../nbs/21_bench.ipynb #c5418a81
 from __future__ import annotations
-import time
+import json, subprocess, sys, time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .core import peak_rss_mb, write_json
 from .config import PRESETS
-from .sessions import Vocab
+from .sessions import Vocab, write_session_parquet
 from .datasets import assign_splits, load_dataset
 from .logs import LogParser
 from .specs import BUILTIN_SPECS, load_spec, read_spec_lines, spec_parser
@@ -19,7 +21,8 @@ from .nets import session_windows
 from .detector import DeepLog
 
 # %% auto #0
-__all__ = ['PARSE_COLUMNS', 'naive_detect', 'drain3_alone', 'compare_parsers', 'bench_parse', 'parse_study', 'run_bench']
+__all__ = ['PARSE_COLUMNS', 'BENCH_FIGURES', 'naive_detect', 'drain3_alone', 'compare_parsers', 'bench_parse', 'parse_study',
+           'scale_sessions', 'measure', 'bench_scale', 'bench_run', 'bench_rows', 'run_bench']
 
 # %% ../nbs/21_bench.ipynb #d2d88f34
 def naive_detect(model:DeepLog, sessions, g:int|None=None) -> tuple[np.ndarray, int]:
@@ -85,6 +88,80 @@ def parse_study(datasets=('hdfs-raw', 'bgl-2k'), data_root=None, out='results/pa
     if out: write_json(out, res)
     return res
 
+# %% ../nbs/21_bench.ipynb #c7513ec9
+def scale_sessions(n:int, dataset:str='hdfs', data_root=None, seed:int=0) -> tuple[list, list]:
+    "`n` sessions: all of `dataset`'s, then its normal ones resampled with `seed`; shuffled. (ids, key arrays)"
+    s = load_dataset(dataset, data_root, seed=seed).sessions; rng = np.random.default_rng(seed)
+    extra = rng.choice(np.flatnonzero(s.label.to_numpy() == 0), max(n - len(s), 0))
+    idx = np.concatenate([np.arange(len(s)), extra])[:n]; order = rng.permutation(len(idx))
+    base = s.session_id.astype(str).to_numpy()
+    ids = [base[j] if k < len(s) else f'{base[j]}#{k}' for k, j in enumerate(idx)]
+    return [ids[k] for k in order], [s.events.iat[idx[k]] for k in order]
+
+# %% ../nbs/21_bench.ipynb #58de42b6
+_MEASURE = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
+            "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "print(json.dumps({'rc': r.returncode, 'seconds': time.perf_counter() - t, 'stderr': r.stderr[-2000:], "
+            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
+
+def measure(cmd) -> dict:
+    "Run `cmd` in a fresh process: its wall seconds and peak RSS in MB; a RuntimeError when it fails."
+    r = subprocess.run([sys.executable, '-c', _MEASURE, *map(str, cmd)], capture_output=True, text=True, check=True)
+    out = json.loads(r.stdout.splitlines()[-1])
+    if out['rc']: raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{out['stderr']}")
+    return {'seconds': out['seconds'], 'peak_rss_mb': out['peak_rss_mb']}
+
+# %% ../nbs/21_bench.ipynb #a9fcbd49
+def _verdicts(df:pd.DataFrame) -> list:
+    return df[['session_id', 'class', 'type', 'is_anomaly']].astype(str).values.tolist()
+
+def bench_scale(run_dir, n:int=575_061, dataset:str='hdfs', data_root=None, seed:int=0, work='bench/scale',
+                log=print) -> dict:
+    "Chunked and Dask prediction of `n` sessions with the run `run_dir`: seconds, peak RSS, speed-up, identity."
+    from deeplog_mc.predict import AnomalyTyper, read_predictions
+    work = Path(work); exe = Path(sys.executable).parent/'deeplog-mc'
+    ids, sessions = scale_sessions(n, dataset=dataset, data_root=data_root, seed=seed)
+    files = {m: write_session_parquet(ids[:m], sessions[:m], work/f'sessions-{m}.parquet') for m in (n // 4, n)}
+    run = lambda m, extra=(), out='local': measure([exe, 'predict', '--run', run_dir, '--input', files[m],
+                                                    '--output', work/f'{out}-{m}.parquet', *extra])
+    log(f'{n} sessions written; predicting in-process ...'); local = {m: run(m) for m in files}
+    log('on Dask ...'); dask = {w: run(n, ('--engine', 'dask', '--workers', w), out=f'dask{w}') for w in (1, 2)}
+    log('in memory ...'); whole = _verdicts(AnomalyTyper.load(run_dir).predict(sessions, ids, explain=False))
+    same = [_verdicts(read_predictions(work/f'{o}-{n}.parquet')) == whole for o in ('local', 'dask2')]
+    return {'sessions': n, 'seconds': local[n]['seconds'], 'peak_rss_mb': local[n]['peak_rss_mb'],
+            'quarter': {'sessions': n // 4, **local[n // 4]},
+            'rss_ratio_4x': local[n]['peak_rss_mb'] / local[n // 4]['peak_rss_mb'],
+            'dask_seconds': {w: d['seconds'] for w, d in dask.items()},
+            'dask_speedup_2_workers': dask[1]['seconds'] / dask[2]['seconds'], 'identical': all(same)}
+
+# %% ../nbs/21_bench.ipynb #6d478b6f
+def bench_run(dataset:str='hdfs', data_root=None, seed:int=0, runs_dir='bench/runs', log=print) -> Path:
+    "A run folder of the full pipeline on `dataset` (resumed: stages already done with the same settings are kept)."
+    from deeplog_mc.runner import run_pipeline
+    params = {'dataset': dataset, 'seed': seed, **({'data_root': str(data_root)} if data_root else {})}
+    return run_pipeline(dataset, runs_dir=runs_dir, preset='full', params=params, resume=True, report=False, log=log)
+
+# %% ../nbs/21_bench.ipynb #2d5c957f
+BENCH_FIGURES = {'parse.parse_lines_per_s': 'parsing, lines/s (one core)',
+                 'parse.drain3_lines_per_s': 'plain Drain3, lines/s (same lines)',
+                 'parse.identical_templates': 'same templates as Drain3',
+                 'parse.identical_grouping': 'same grouping as Drain3',
+                 'train.seconds_per_epoch': 'training, s/epoch',
+                 'detect.sessions_per_s': 'batched detection, sessions/s',
+                 'speedup': 'batched vs one window at a time', 'scale.sessions': 'sessions scored and typed',
+                 'scale.seconds': 'seconds (whole command, chunked Parquet)', 'scale.peak_rss_mb': 'peak RSS, MB',
+                 'scale.rss_ratio_4x': 'peak RSS at 4x the input, ratio',
+                 'scale.dask_speedup_2_workers': 'Dask, 2 vs 1 worker',
+                 'scale.identical': 'chunked, Dask and in-memory verdicts identical'}
+
+def bench_rows(res:dict) -> list[dict]:
+    "The benchmark's headline figures as `figure`/`value` rows, in `BENCH_FIGURES` order, where present."
+    def get(path):
+        v = res
+        for k in path.split('.'): v = v.get(k) if isinstance(v, dict) else None
+        return v
+    return [{'figure': name, 'key': k, 'value': v} for k, name in BENCH_FIGURES.items() if (v := get(k)) is not None]
+
 # %% ../nbs/21_bench.ipynb #e44f2afb
 def _bench_detect(model, events, naive_sessions, seed, log) -> dict:
     "Batched detection of `events` and the naive loop on a sample of them; they must agree."
@@ -107,8 +184,9 @@ def _bench_detect(model, events, naive_sessions, seed, log) -> dict:
 
 # %% ../nbs/21_bench.ipynb #66fd4cef
 def run_bench(dataset:str='hdfs', data_root=None, naive_sessions:int=2000, seed:int=0, max_epochs:int|None=None,
-              patience:int|None=None, synthetic:dict|None=None, parse:str|None='hdfs-raw', log=print) -> dict:
-    "Time parsing, training, batched detection and the naive path; returns the figures."
+              patience:int|None=None, synthetic:dict|None=None, parse:str|None='hdfs-raw', scale:int|None=None,
+              scale_run=None, log=print) -> dict:
+    "Time parsing, training, batched detection and the naive path, and prediction at `scale` sessions."
     full = PRESETS['full']; parse_fig = None
     if parse:
         log(f'parsing {parse} ...'); parse_fig = bench_parse(parse, data_root)
@@ -131,4 +209,8 @@ def run_bench(dataset:str='hdfs', data_root=None, naive_sessions:int=2000, seed:
            **_bench_detect(model, list(held.events), naive_sessions=naive_sessions, seed=seed, log=log)}
     out['speedup'] = out['detect']['sessions_per_s'] / out['naive']['sessions_per_s']
     if parse_fig: out['parse'] = parse_fig
+    if scale:
+        run = scale_run or bench_run(dataset, data_root, seed=seed, log=log)
+        log(f'scale: {scale} sessions with the run {run} ...')
+        out['scale'] = bench_scale(run, n=scale, dataset=dataset, data_root=data_root, seed=seed, log=log)
     return out

@@ -57,16 +57,26 @@ def _params(args):
 # %% ../nbs/23_cli.ipynb #bde3919f
 def _add_predict(p):
     p.add_argument('--run', required=True, help='a run folder (runs/<name>)')
-    p.add_argument('--input', required=True, help="a session file, or raw logs of the run's data set")
-    p.add_argument('--output', required=True, help='predictions: .csv or .jsonl')
-    p.add_argument('--format', default='auto', choices=['auto', 'sessions', 'csv', 'raw'],
-                   help='input format (default: auto)')
+    p.add_argument('--input', required=True,
+                   help="a session file (text, CSV, or Parquet with session_id and events), or raw logs of the run's "
+                        'data set')
+    p.add_argument('--output', required=True, help='predictions: .parquet, .jsonl or .csv (written a chunk at a time)')
+    p.add_argument('--format', default='auto', choices=['auto', 'sessions', 'csv', 'parquet', 'raw'],
+                   help='input format (default: auto; .parquet files are read a chunk at a time)')
+    p.add_argument('--engine', default='local', choices=['local', 'dask'],
+                   help='local: this process; dask: a Dask cluster over the row groups of a .parquet input')
+    p.add_argument('--scheduler', help='dask: the address of a running Dask scheduler (default: a local cluster)')
+    p.add_argument('--workers', type=int, default=2, help='dask: worker processes of the local cluster (default: 2)')
 
 def _predict(args):
     from deeplog_mc.predict import predict_file
-    t0 = time.time(); pred = predict_file(args.run, args.input, args.output, fmt=args.format)
-    print(f'{len(pred)} sessions, {int(pred.is_anomaly.sum())} anomalous, in {time.time() - t0:.1f} s -> {args.output}')
-    print(pred['class'].value_counts().to_string())
+    t0 = time.time()
+    if args.engine == 'dask':
+        from deeplog_mc.scale import predict_dask
+        s = predict_dask(args.run, args.input, args.output, scheduler=args.scheduler, workers=args.workers)
+    else: s = predict_file(args.run, args.input, args.output, fmt=args.format)
+    print(f"{s['sessions']} sessions, {s['anomalous']} anomalous, in {time.time() - t0:.1f} s -> {args.output}")
+    print('\n'.join(f'{n:>8}  {c}' for c, n in s['classes'].items()))
 
 # %% ../nbs/23_cli.ipynb #fd86cc97
 def _add_bench(p):
@@ -76,12 +86,18 @@ def _add_bench(p):
     p.add_argument('--naive-sessions', type=int, default=2000, help='sessions for the naive loop (default: 2000)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--parse', default='hdfs-raw', help="raw-log data set whose parsing is timed ('none' to skip)")
+    p.add_argument('--scale', type=int, default=575_061,
+                   help='sessions to predict at scale, built from the data set (0: skip; default: the full HDFS size)')
+    p.add_argument('--scale-run', help='the trained run to predict with (default: the full pipeline in bench/runs)')
 
 def _bench(args):
-    from deeplog_mc.bench import run_bench
+    from deeplog_mc.bench import bench_rows, run_bench
+    from deeplog_mc.studies import results_table
     res = run_bench(args.dataset, args.data_root, naive_sessions=args.naive_sessions, seed=args.seed,
-                    parse=None if args.parse == 'none' else args.parse)
-    write_json(args.out, res); print(json.dumps(res, indent=1)); print(f'written: {args.out}')
+                    parse=None if args.parse == 'none' else args.parse, scale=args.scale or None,
+                    scale_run=args.scale_run)
+    res |= {'study': 'bench', 'columns': ['figure', 'value'], 'rows': bench_rows(res)}
+    write_json(args.out, res); print(results_table(res, res['columns'])); print(f'written: {args.out}')
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
@@ -136,6 +152,23 @@ def _report(args):
     from deeplog_mc.report import write_report
     print('report:', write_report(Path(args.run)))
 
+# %% ../nbs/23_cli.ipynb #75a9ffb9
+def _add_watch(p):
+    p.add_argument('run', help='a run folder trained on a raw-log data set')
+    p.add_argument('input', help='the log file to follow (through rotation), or - for standard input')
+    p.add_argument('--output', default='-', help='where verdicts are appended as JSON lines (default: - for stdout)')
+    p.add_argument('--idle', type=float, default=30.0, help='seconds without a line that close a session by id')
+    p.add_argument('--poll', type=float, default=0.5, help='seconds between looks at a quiet file')
+    p.add_argument('--exit-idle', type=float, help='stop after this many seconds without a new line (default: never)')
+
+def _watch(args):
+    from deeplog_mc.watch import watch
+    say = lambda m: print(m, file=sys.stderr, flush=True)
+    n = watch(args.run, args.input, output=args.output, idle=args.idle, poll=args.poll, exit_idle=args.exit_idle,
+              log=say)
+    print(f"watched {n['lines']} lines ({n['malformed']} not in the log format); sessions: {n['sessions']}, "
+          f"anomalous: {n['anomalous']}", file=sys.stderr)
+
 # %% ../nbs/23_cli.ipynb #aea2fef0
 COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', _add_run, _run),
             'params': ('list every setting of every stage with its default and help', _add_params, _params),
@@ -144,7 +177,8 @@ COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', 
             'bench': ('benchmark training, batched detection and the naive loop; writes JSON', _add_bench, _bench),
             'study': ('run a study over data sets and seeds; writes results/<name>.json', _add_study, _study),
             'readme': ("fill README's study tables from results/*.json", _add_readme, _readme),
-            'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report)}
+            'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report),
+            'watch': ('follow a live log (file or stdin) and type each session as it closes', _add_watch, _watch)}
 
 def build_parser() -> argparse.ArgumentParser:
     "The `deeplog-mc` argument parser with every subcommand."

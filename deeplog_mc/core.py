@@ -5,13 +5,14 @@
 # %% ../nbs/00_core.ipynb #0a13a244
 from __future__ import annotations
 import json, os, random, tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROJECT_ROOT', 'DataError', 'resolve_data_root', 'atomic_write', 'write_parquet', 'to_jsonable', 'write_json',
-           'read_json', 'read_config', 'seed_everything', 'peak_rss_mb']
+__all__ = ['PROJECT_ROOT', 'DataError', 'resolve_data_root', 'atomic_path', 'atomic_write', 'write_parquet', 'to_jsonable',
+           'write_json', 'read_json', 'read_config', 'seed_everything', 'peak_rss_mb']
 
 # %% ../nbs/00_core.ipynb #e4f9883b
 class DataError(ValueError):
@@ -36,17 +37,23 @@ def resolve_data_root(path:str|os.PathLike|None=None) -> Path:
 # %% ../nbs/00_core.ipynb #4647ecc1
 _UMASK = os.umask(0o022); os.umask(_UMASK)              # read once: the process's umask
 
-def atomic_write(path:str|os.PathLike, data:bytes|str) -> Path:
-    "Write `data` to `path` through a temporary file and a rename, creating parent folders."
+@contextmanager
+def atomic_path(path:str|os.PathLike):
+    "Yield a temporary path beside `path`; on success it is renamed to `path`, on an error removed."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
     try:
-        with os.fdopen(fd, 'wb') as f: f.write(data.encode() if isinstance(data, str) else data)
+        yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)                   # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
-    return path
+
+# %% ../nbs/00_core.ipynb #45c108b1
+def atomic_write(path:str|os.PathLike, data:bytes|str) -> Path:
+    "Write `data` to `path` through a temporary file and a rename, creating parent folders."
+    with atomic_path(path) as tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    return Path(path)
 
 # %% ../nbs/00_core.ipynb #45d92a10
 def write_parquet(df, path:str|os.PathLike) -> Path:

@@ -5,14 +5,15 @@
 # %% ../nbs/19_predict.ipynb #d0eed0d8
 from __future__ import annotations
 import csv, json, sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 
-from .core import DataError, atomic_write, read_json
-from .sessions import EOS, RESERVED, UNK, read_session_csv, read_session_file
+from .core import DataError, atomic_path, read_json
+from .sessions import EOS, RESERVED, UNK, read_session_csv, read_session_file, read_session_parquet
 from .logs import LogParser, read_log_lines, sessions_by_id, sessions_by_window
 from .detector import LOGP_TOL, DeepLog, EventScores
 from .features import DeviationFeatures
@@ -20,7 +21,8 @@ from .clustering import AnomalyClusterer
 from .classifier import EnhancedDeepLogModel
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'AnomalyTyper', 'write_predictions', 'predict_file']
+__all__ = ['PREDICTION_COLUMNS', 'PREDICTION_SCHEMA', 'AnomalyTyper', 'json_lines', 'PredictionWriter', 'predict_file',
+           'read_predictions']
 
 # %% ../nbs/19_predict.ipynb #4a10c413
 class AnomalyTyper:
@@ -161,29 +163,88 @@ def read_input(self:AnomalyTyper, path, fmt:str='auto') -> tuple[list, list]:
     raise DataError(path, 'input format sessions, csv, raw or auto', got=fmt)
 
 # %% ../nbs/19_predict.ipynb #36c7c41c
+@patch
+def iter_input(self:AnomalyTyper, path, fmt:str='auto', batch:int=50_000):
+    "Yield `(ids, sessions)` of `batch` sessions from any input; a Parquet session file is read a chunk at a time."
+    path = Path(path)
+    if fmt == 'parquet' or (fmt == 'auto' and path.suffix == '.parquet'):
+        yield from read_session_parquet(path, batch); return
+    ids, sessions = self.read_input(path, fmt)
+    for i in range(0, len(sessions), batch): yield ids[i:i + batch], sessions[i:i + batch]
+
+# %% ../nbs/19_predict.ipynb #13ae7577
+PREDICTION_SCHEMA = {'session_id': 'string', 'class': 'string', 'type': 'string', 'probability': 'float64',
+                     'type_probability': 'float64', 'is_anomaly': 'bool', 'score': 'float64', 'distance': 'float64',
+                     'explanation': 'string'}
+
 def _plain(v):
     "A JSON-ready value: numpy scalars as Python, NaN as None."
     v = v.item() if isinstance(v, np.generic) else v
     return None if isinstance(v, float) and np.isnan(v) else v
 
-def write_predictions(pred:pd.DataFrame, path) -> Path:
-    "Write predictions as JSON Lines (`.jsonl`) or CSV (explanations as JSON text), atomically."
-    path = Path(path)
-    if path.suffix in ('.jsonl', '.json'):
-        rows = (json.dumps({k: _plain(v) for k, v in r.items()}) for r in pred.to_dict('records'))
-        return atomic_write(path, '\n'.join(rows) + '\n')
-    out = pred.copy()
-    if 'explanation' in out: out['explanation'] = out.explanation.map(json.dumps)
-    return atomic_write(path, out.to_csv(index=False))
+def json_lines(pred:pd.DataFrame) -> list[str]:
+    "One JSON line (newline included) per row of predictions."
+    return [json.dumps({k: _plain(v) for k, v in r.items()}) + '\n' for r in pred.to_dict('records')]
+
+class PredictionWriter:
+    "Append prediction chunks to `path` (.parquet, .jsonl or .csv); a context manager, atomic on exit."
+    KINDS = {'.parquet': 'parquet', '.jsonl': 'jsonl', '.json': 'jsonl', '.csv': 'csv'}
+    def __init__(self, path):
+        self.path = Path(path); self.kind = self.KINDS.get(self.path.suffix); self.rows = 0
+        if self.kind is None:
+            raise DataError(self.path, 'an output file ending in .parquet, .jsonl or .csv',
+                            got=self.path.suffix or 'none')
+    def __enter__(self):
+        self._atomic = atomic_path(self.path); self._tmp = self._atomic.__enter__(); self._pq = None
+        self._f = None if self.kind == 'parquet' else open(self._tmp, 'w', encoding='utf-8', newline='')
+        return self
+
+# %% ../nbs/19_predict.ipynb #bd65bca9
+@patch
+def write(self:PredictionWriter, pred:pd.DataFrame):
+    "Append the rows of `pred` (a frame of `AnomalyTyper.predict`)."
+    if self.kind == 'jsonl':
+        self._f.writelines(json_lines(pred))
+    else:
+        out = pred.assign(session_id=pred.session_id.astype(str))
+        if 'explanation' in out: out['explanation'] = out.explanation.map(json.dumps)
+        if self.kind == 'csv': out.to_csv(self._f, header=self.rows == 0, index=False)
+        else: self._write_parquet(out)
+    self.rows += len(pred)
+
+@patch
+def _write_parquet(self:PredictionWriter, out:pd.DataFrame):
+    import pyarrow as pa, pyarrow.parquet as pq
+    types = {'string': pa.string(), 'float64': pa.float64(), 'bool': pa.bool_()}
+    schema = pa.schema([(c, types[t]) for c, t in PREDICTION_SCHEMA.items() if c in out])
+    if self._pq is None: self._pq = pq.ParquetWriter(self._tmp, schema)
+    self._pq.write_table(pa.Table.from_pandas(out[schema.names], schema=schema, preserve_index=False))
+
+@patch
+def __exit__(self:PredictionWriter, *exc):
+    if self._f is not None: self._f.close()
+    if self.kind == 'parquet' and self._pq is None and exc[0] is None:
+        self._write_parquet(pd.DataFrame({c: pd.Series(dtype=t) for c, t in PREDICTION_SCHEMA.items()}))
+    if self._pq is not None: self._pq.close()
+    return self._atomic.__exit__(*exc)
 
 # %% ../nbs/19_predict.ipynb #7d7ce990
-def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50000, progress:bool=True) -> pd.DataFrame:
-    "Type every session of `input_path` with the run in `run_dir`; write CSV or JSON Lines to `output_path`."
+def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_000, progress:bool=True) -> dict:
+    "Type every session of `input_path` with the run in `run_dir`, a chunk at a time, into `output_path`."
     from tqdm.auto import tqdm
-    typer = AnomalyTyper.load(run_dir)
-    ids, sessions = typer.read_input(input_path, fmt)
-    steps = tqdm(range(0, len(sessions), batch), disable=not progress, desc='predict', unit='batch')
-    parts = [typer.predict(sessions[i:i+batch], ids[i:i+batch]) for i in steps]
-    pred = pd.concat(parts, ignore_index=True) if parts else typer.predict([])
-    write_predictions(pred, output_path)
-    return pred
+    typer = AnomalyTyper.load(run_dir); classes = Counter(); n = flagged = 0
+    with PredictionWriter(output_path) as out:
+        for ids, sessions in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress, desc='predict',
+                                  unit='chunk'):
+            pred = typer.predict(sessions, ids); out.write(pred)
+            n += len(pred); flagged += int(pred.is_anomaly.sum()); classes.update(pred['class'])
+    return {'sessions': n, 'anomalous': flagged, 'classes': dict(classes.most_common()), 'output': str(output_path)}
+
+# %% ../nbs/19_predict.ipynb #44709645
+def read_predictions(path) -> pd.DataFrame:
+    "The predictions written by `predict_file` to a `.parquet`, `.jsonl` or `.csv` file."
+    path = Path(path); kind = PredictionWriter.KINDS.get(path.suffix)
+    if kind == 'jsonl': return pd.read_json(path, lines=True, dtype={'session_id': str}, precise_float=True)
+    df = pd.read_parquet(path) if kind == 'parquet' else pd.read_csv(path, dtype={'session_id': str})
+    if 'explanation' in df: df['explanation'] = df.explanation.map(json.loads)
+    return df

@@ -13,12 +13,13 @@ from fastcore.basics import patch
 import numpy as np
 import pandas as pd
 
-from .core import DataError, read_json, write_json
+from .core import DataError, atomic_path, read_json, write_json
 
 # %% auto #0
-__all__ = ['COLUMNS', 'MAX_LINE_BYTES', 'PAD', 'UNK', 'EOS', 'RESERVED', 'make_sessions', 'flatten', 'read_session_file',
-           'read_labels', 'join_labels', 'read_session_csv', 'read_templates', 'check_unique_ids', 'Dataset', 'Vocab',
-           'count_key', 'count_keys', 'event_count_matrix']
+__all__ = ['COLUMNS', 'MAX_LINE_BYTES', 'SESSION_PARQUET_COLUMNS', 'PAD', 'UNK', 'EOS', 'RESERVED', 'make_sessions', 'flatten',
+           'read_session_file', 'read_labels', 'join_labels', 'read_session_csv', 'write_session_parquet',
+           'session_parquet_row_groups', 'read_session_parquet', 'read_templates', 'check_unique_ids', 'Dataset',
+           'Vocab', 'count_key', 'count_keys', 'event_count_matrix']
 
 # %% ../nbs/02_sessions.ipynb #ac562ada
 COLUMNS = ['session_id', 'events', 'label', 'type', 'source']
@@ -157,6 +158,52 @@ def read_session_csv(path:str|os.PathLike, id_col:str, keys_col:str='keys', labe
         types.append((row[type_col].strip() or None) if type_col else None)
     if not ids: raise DataError(path, 'at least one session', got='no rows')
     return make_sessions(ids, events, label=label, types=types, source=source or path.name)
+
+# %% ../nbs/02_sessions.ipynb #74eab2ed
+def write_session_parquet(session_ids, sessions, path:str|os.PathLike, row_group:int=50_000) -> Path:
+    "Write sessions as Parquet: `session_id` (text) and `events` (a list of integer keys), atomically."
+    import pyarrow as pa, pyarrow.parquet as pq
+    lens = np.fromiter((len(s) for s in sessions), np.int64, len(sessions))
+    values = np.concatenate([np.asarray(s, np.int64) for s in sessions]) if len(lens) else np.zeros(0, np.int64)
+    events = pa.LargeListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(lens)]), pa.int64()),
+                                           pa.array(values, pa.int64()))
+    table = pa.table({'session_id': pa.array([str(i) for i in session_ids], pa.string()), 'events': events})
+    with atomic_path(path) as tmp: pq.write_table(table, tmp, row_group_size=row_group)
+    return Path(path)
+
+# %% ../nbs/02_sessions.ipynb #702f4ccc
+SESSION_PARQUET_COLUMNS = ['session_id', 'events']
+
+def _session_parquet(path:Path):
+    "The open ParquetFile of sessions at `path`, its columns and types checked."
+    import pyarrow as pa, pyarrow.parquet as pq
+    if not path.is_file(): raise DataError(path, 'an existing Parquet file of sessions', got='no such file')
+    try: f = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e: raise DataError(path, 'a Parquet file', got=str(e)[:100]) from None
+    names = f.schema_arrow.names
+    if any(c not in names for c in SESSION_PARQUET_COLUMNS):
+        raise DataError(path, 'columns session_id and events', got=', '.join(names[:12]))
+    t = f.schema_arrow.field('events').type
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)) or not pa.types.is_integer(t.value_type):
+        raise DataError(path, 'events as a list of integer keys', got=str(t))
+    return f
+
+def session_parquet_row_groups(path:str|os.PathLike) -> list[int]:
+    "The number of sessions in each row group of a session Parquet file (checked as `read_session_parquet` does)."
+    md = _session_parquet(Path(path)).metadata
+    return [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+
+def read_session_parquet(path:str|os.PathLike, batch:int=50_000, row_groups:list[int]|None=None):
+    "Yield `(session ids, key arrays)` of a session Parquet file (or of its `row_groups`), `batch` sessions at a time."
+    path = Path(path); f = _session_parquet(path); row = 0
+    for b in f.iter_batches(batch_size=batch, columns=SESSION_PARQUET_COLUMNS, row_groups=row_groups):
+        ev = b.column('events'); off = ev.offsets.to_numpy(); lens = np.diff(off)
+        if ev.null_count or (lens == 0).any():
+            bad = row + int(np.flatnonzero(ev.is_null().to_numpy(zero_copy_only=False) | (lens == 0))[0]) + 1
+            raise DataError(f'{path}, row {bad}', 'a session of at least one key', got='none')
+        flat = ev.flatten().to_numpy().astype(np.int64, copy=False)
+        yield b.column('session_id').to_pylist(), np.split(flat, np.cumsum(lens)[:-1])
+        row += len(b)
 
 # %% ../nbs/02_sessions.ipynb #b36159a6
 def read_templates(path:str|os.PathLike) -> dict[int, str]:

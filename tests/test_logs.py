@@ -201,7 +201,8 @@ def test_raw_logs_are_predicted_through_the_runs_parser_and_session_rule(tmp_pat
                    '2024-01-02 09:00:01 INFO svc: close session req-100 after 4 ms\n'
                    '2024-01-02 09:00:02 INFO svc: open session req-101 from 10.0.0.9\n'
                    '2024-01-02 09:00:03 WARN svc: kernel panic in module zz for req-101\n')
-    pred = predict_file(tmp_path/'run', new, tmp_path/'out.csv', progress=False)
+    from deeplog_mc.predict import read_predictions
+    pred = read_predictions(predict_file(tmp_path/'run', new, tmp_path/'out.csv', progress=False)['output'])
     assert pred.session_id.tolist() == ['req-100', 'req-101']
     assert bool(pred.is_anomaly[1]) and any(e['event'].startswith('E') and e['position'] == 1 for e in pred.explanation[1])
 
