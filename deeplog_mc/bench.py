@@ -144,6 +144,7 @@ def bench_run(dataset:str='hdfs', data_root=None, seed:int=0, runs_dir='bench/ru
 # %% ../nbs/21_bench.ipynb #2d5c957f
 BENCH_FIGURES = {'parse.parse_lines_per_s': 'parsing, lines/s (one core)',
                  'parse.drain3_lines_per_s': 'plain Drain3, lines/s (same lines)',
+                 'parse.speedup_vs_drain3': 'parsing vs plain Drain3, ratio',
                  'parse.identical_templates': 'same templates as Drain3',
                  'parse.identical_grouping': 'same grouping as Drain3',
                  'train.seconds_per_epoch': 'training, s/epoch',
