@@ -6,6 +6,7 @@
 from __future__ import annotations
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -41,13 +42,16 @@ def _empty_predictions() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object if t == 'string' else t) for c, t in PREDICTION_SCHEMA.items()})
 
 # %% ../nbs/25_scale.ipynb #ceb1d56b
+@contextmanager
 def dask_client(scheduler:str|None=None, workers:int=2):
-    "A `distributed.Client` on `scheduler`, or on a new local cluster of `workers` single-threaded processes."
+    "A `distributed.Client` on `scheduler`, or on a local cluster of `workers` one-thread processes (closed after)."
     from dask.distributed import Client, LocalCluster
-    if scheduler: return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
-    return Client(cluster)
+    if scheduler:
+        with Client(scheduler) as client: yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
 
 # %% ../nbs/25_scale.ipynb #3717f629
 def predict_dask(run_dir, input_path, output_path, scheduler:str|None=None, workers:int=2, progress:bool=True) -> dict:
