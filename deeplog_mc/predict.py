@@ -21,8 +21,8 @@ from .clustering import AnomalyClusterer
 from .classifier import EnhancedDeepLogModel
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'PREDICTION_SCHEMA', 'AnomalyTyper', 'json_lines', 'PredictionWriter', 'predict_file',
-           'read_predictions']
+__all__ = ['PREDICTION_COLUMNS', 'PREDICTION_SCHEMA', 'AnomalyTyper', 'raw_lines', 'attach_raw_lines', 'json_lines',
+           'PredictionWriter', 'predict_file', 'read_predictions']
 
 # %% ../nbs/19_predict.ipynb #4a10c413
 class AnomalyTyper:
@@ -89,8 +89,8 @@ PREDICTION_COLUMNS = ['session_id', 'class', 'type', 'probability', 'type_probab
                       'distance', 'explanation']
 
 @patch
-def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True) -> pd.DataFrame:
-    "One row per session: class, type, probabilities, verdict, base-model score, distance and explanation."
+def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True, lines=None) -> pd.DataFrame:
+    "One row per session: class, type, probabilities, verdict, score, distance, explanation (with `lines`' numbers)."
     sessions = [np.asarray(s, np.int64) for s in sessions]
     if not sessions: return pd.DataFrame(columns=PREDICTION_COLUMNS if explain else PREDICTION_COLUMNS[:-1])
     sc = self.model.score_events(sessions)
@@ -105,7 +105,12 @@ def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True) ->
     ids = session_ids if session_ids is not None else np.arange(len(sessions))
     out = pd.DataFrame({'session_id': ids, 'class': cls, 'type': typ, 'probability': prob, 'type_probability': tprob,
                         'is_anomaly': flag, 'score': self.model.session_scores(scores=sc), 'distance': dist})
-    if explain: out['explanation'] = [self.explain(sessions, sc, i) if flag[i] else [] for i in range(len(sessions))]
+    if explain:
+        out['explanation'] = [self.explain(sessions, sc, i) if flag[i] else [] for i in range(len(sessions))]
+        if lines is not None:                                 # each deviating event's line in the input
+            for ex, ln in zip(out.explanation, lines):
+                for e in ex:
+                    if e['position'] < len(ln): e['line'] = int(ln[e['position']])
     return out
 
 # %% ../nbs/19_predict.ipynb #6d493807
@@ -123,8 +128,8 @@ def _looks_like_sessions(path) -> bool:
 
 # %% ../nbs/19_predict.ipynb #460e65ad
 @patch
-def _read_raw(self:AnomalyTyper, path) -> tuple[list, list]:
-    "Session ids and keys of raw logs, through the run's parser and session rule."
+def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list]:
+    "Session ids, keys and line numbers (`LineId`) of raw logs, through the run's parser and session rule."
     spec = self.meta.get('spec')
     if self.parser is None or not spec:
         raise DataError(path, 'a run trained on a raw-log data set (its parser and description) to read raw logs')
@@ -140,37 +145,69 @@ def _read_raw(self:AnomalyTyper, path) -> tuple[list, list]:
     keys = self.parser.transform(lines.Content.astype(str).tolist())
     s = spec.get('session', {})
     if s.get('by', 'id') == 'id':
-        sids, evs, _ = sessions_by_id(lines, keys, pattern=s.get('pattern'), column=s.get('column'))
-    else: sids, evs, _ = sessions_by_window(lines, keys, s['size'], step=s.get('step'), unit=s.get('unit', 'lines'),
-                                            time_field=s.get('time_field'), time_format=s.get('time_format'))
-    return sids, evs
+        sids, evs, _, members = sessions_by_id(lines, keys, pattern=s.get('pattern'), column=s.get('column'),
+                                               return_members=True)
+    else: sids, evs, members = sessions_by_window(lines, keys, s['size'], step=s.get('step'),
+                                                  unit=s.get('unit', 'lines'), time_field=s.get('time_field'),
+                                                  time_format=s.get('time_format'))
+    line_id = lines.LineId.to_numpy(np.int64)
+    return sids, evs, [line_id[m] for m in members]
 
 # %% ../nbs/19_predict.ipynb #93d0c24b
 @patch
 def read_input(self:AnomalyTyper, path, fmt:str='auto') -> tuple[list, list]:
     "Session ids and key sequences of a session file, a session CSV or (raw-log runs) raw logs."
-    path = Path(path)
-    if not path.is_file(): raise DataError(path, 'an input file of sessions or raw logs', got='no such file')
-    id_col = _csv_keys_header(path)
-    if fmt == 'auto':
-        fmt = 'csv' if id_col else 'raw' if self.parser is not None and not _looks_like_sessions(path) else 'sessions'
+    path = Path(path); fmt, id_col = self._input_format(path, fmt)
     if fmt == 'csv':
         if not id_col: raise DataError(path, "a CSV header naming an id column first and a 'keys' column", line=1)
         df = read_session_csv(path, id_col, 'keys'); return df.session_id.tolist(), list(df.events)
     if fmt == 'sessions':
         df = read_session_file(path); return df.session_id.tolist(), list(df.events)
-    if fmt == 'raw': return self._read_raw(path)
+    if fmt == 'raw': return self._read_raw(path)[:2]
     raise DataError(path, 'input format sessions, csv, raw or auto', got=fmt)
+
+@patch
+def _input_format(self:AnomalyTyper, path:Path, fmt:str) -> tuple[str, str|None]:
+    "The format of the input file `path` (`fmt`, or guessed for `auto`) and the id column of a session CSV."
+    if not path.is_file(): raise DataError(path, 'an input file of sessions or raw logs', got='no such file')
+    if fmt == 'parquet' or (fmt == 'auto' and path.suffix == '.parquet'): return 'parquet', None
+    id_col = _csv_keys_header(path)
+    if fmt == 'auto':
+        fmt = 'csv' if id_col else 'raw' if self.parser is not None and not _looks_like_sessions(path) else 'sessions'
+    return fmt, id_col
 
 # %% ../nbs/19_predict.ipynb #36c7c41c
 @patch
 def iter_input(self:AnomalyTyper, path, fmt:str='auto', batch:int=50_000):
-    "Yield `(ids, sessions)` of `batch` sessions from any input; a Parquet session file is read a chunk at a time."
-    path = Path(path)
-    if fmt == 'parquet' or (fmt == 'auto' and path.suffix == '.parquet'):
-        yield from read_session_parquet(path, batch); return
-    ids, sessions = self.read_input(path, fmt)
-    for i in range(0, len(sessions), batch): yield ids[i:i + batch], sessions[i:i + batch]
+    "Yield `(ids, sessions, line numbers or None)` of `batch` sessions; a Parquet session file is read by chunks."
+    path = Path(path); fmt = self._input_format(path, fmt)[0]
+    if fmt == 'parquet':
+        for ids, sessions in read_session_parquet(path, batch): yield ids, sessions, None
+        return
+    ids, sessions, lines = self._read_raw(path) if fmt == 'raw' else (*self.read_input(path, fmt), None)
+    for i in range(0, len(sessions), batch):
+        yield ids[i:i + batch], sessions[i:i + batch], lines[i:i + batch] if lines is not None else None
+
+# %% ../nbs/19_predict.ipynb #b2899d2a
+def raw_lines(path, numbers) -> dict[int, str]:
+    "The text of the lines `numbers` (1-based) of a text file, read in one pass."
+    want, out = set(numbers), {}
+    if not want: return out
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for n, line in enumerate(f, 1):
+            if n in want: out[n] = line.rstrip('\n')
+            if len(out) == len(want): break
+    return out
+
+def _explained_lines(pred:pd.DataFrame) -> set[int]:
+    return {e['line'] for ex in pred.get('explanation', []) for e in ex if 'line' in e}
+
+def attach_raw_lines(pred:pd.DataFrame, text:dict[int, str]) -> pd.DataFrame:
+    "Add each explained event's raw line (`raw`) from `text` (line number -> text), in place."
+    for ex in pred.get('explanation', []):
+        for e in ex:
+            if e.get('line') in text: e['raw'] = text[e['line']]
+    return pred
 
 # %% ../nbs/19_predict.ipynb #13ae7577
 PREDICTION_SCHEMA = {'session_id': 'string', 'class': 'string', 'type': 'string', 'probability': 'float64',
@@ -234,9 +271,12 @@ def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_
     from tqdm.auto import tqdm
     typer = AnomalyTyper.load(run_dir); classes = Counter(); n = flagged = 0
     with PredictionWriter(output_path) as out:
-        for ids, sessions in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress, desc='predict',
-                                  unit='chunk'):
-            pred = typer.predict(sessions, ids); out.write(pred)
+        for ids, sessions, lines in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress,
+                                         desc='predict', unit='chunk'):
+            pred = typer.predict(sessions, ids, lines=lines)
+            if lines is not None and typer.meta['spec'].get('log_format'):        # a text log: quote its lines
+                attach_raw_lines(pred, raw_lines(input_path, _explained_lines(pred)))
+            out.write(pred)
             n += len(pred); flagged += int(pred.is_anomaly.sum()); classes.update(pred['class'])
     return {'sessions': n, 'anomalous': flagged, 'classes': dict(classes.most_common()), 'output': str(output_path)}
 

@@ -12,7 +12,7 @@ from fastcore.basics import patch
 
 from .core import DataError
 from .logs import format_regex
-from .predict import AnomalyTyper, json_lines
+from .predict import AnomalyTyper, attach_raw_lines, json_lines
 
 # %% auto #0
 __all__ = ['follow', 'SessionAssembler', 'watch']
@@ -60,8 +60,8 @@ def follow(path, poll:float=0.5, stop=None):
 
 # %% ../nbs/26_watch.ipynb #1c76b37b
 class SessionAssembler:
-    "Sessions of keyed lines by the description's session rule; `add` and `expire` return the sessions they close."
-    def __init__(self, session:dict, idle:float=30.0, max_open:int=100_000, max_events:int=100_000):
+    "Sessions of keyed lines by the session rule; `add` and `expire` return the `(id, keys, origins)` they close."
+    def __init__(self, session:dict, idle:float=30.0, max_open:int=100_000, max_events:int=10_000):
         self.by, self.idle, self.max_open, self.max_events = session.get('by', 'id'), idle, max_open, max_events
         if self.by == 'window' and session.get('unit', 'lines') != 'lines':
             raise DataError('session', 'sessions by id or windows of lines to follow a live log',
@@ -71,7 +71,7 @@ class SessionAssembler:
         self.pattern = re.compile(session['pattern']) if session.get('pattern') else None
         self.column = session.get('column')
         self.size = int(session.get('size', 0)); self.step = int(session.get('step') or self.size)
-        self.open, self.seen = OrderedDict(), 0                      # id -> [keys, last time]; lines seen
+        self.open, self.seen = OrderedDict(), 0                 # id -> [keys, last time, origins]; lines seen
 
 # %% ../nbs/26_watch.ipynb #410d6774
 @patch
@@ -85,29 +85,34 @@ def _ids(self:SessionAssembler, content:str, fields:dict) -> list[str]:
     return list(dict.fromkeys(found))
 
 @patch
-def add(self:SessionAssembler, key:int, content:str, fields:dict|None=None, now:float|None=None) -> list:
-    "Add a line's `key`; returns the `(id, keys)` of the sessions this closes (full windows, limits)."
+def add(self:SessionAssembler, key:int, content:str, fields:dict|None=None, now:float|None=None, origin=None) -> list:
+    "Add a line's `key` (and its `origin`, e.g. its line number); returns the sessions this closes."
     now = time.monotonic() if now is None else now; closed = []
     for sid in self._ids(content, fields or {}):
-        ev = self.open.setdefault(sid, [[], now]); ev[0].append(key); ev[1] = now; self.open.move_to_end(sid)
+        s = self.open.setdefault(sid, [[], now, []]); s[0].append(key); s[1] = now; s[2].append(origin)
+        self.open.move_to_end(sid)
         full = self.by == 'window' and self.seen + 1 == int(sid[1:]) * self.step + self.size
-        if full or len(ev[0]) >= self.max_events: closed.append((sid, self.open.pop(sid)[0]))
-    while len(self.open) > self.max_open: sid, (ev, _) = self.open.popitem(last=False); closed.append((sid, ev))
+        if full or len(s[0]) >= self.max_events: closed.append(self._close(sid))
+    while len(self.open) > self.max_open: closed.append(self._close(next(iter(self.open))))
     self.seen += 1
     return closed
+
+@patch
+def _close(self:SessionAssembler, sid:str) -> tuple:
+    keys, _, origins = self.open.pop(sid); return sid, keys, origins
 
 @patch
 def expire(self:SessionAssembler, now:float|None=None) -> list:
     "Close the sessions by id idle for `idle` seconds (windows close only when full)."
     now = time.monotonic() if now is None else now; closed = []
     while self.by == 'id' and self.open and now - next(iter(self.open.values()))[1] >= self.idle:
-        sid, (ev, _) = self.open.popitem(last=False); closed.append((sid, ev))
+        closed.append(self._close(next(iter(self.open))))
     return closed
 
 @patch
 def close_all(self:SessionAssembler) -> list:
     "Close every open session (the end of the input)."
-    closed = [(sid, ev) for sid, (ev, _) in self.open.items()]; self.open.clear(); return closed
+    return [self._close(sid) for sid in list(self.open)]
 
 # %% ../nbs/26_watch.ipynb #d47569b4
 def _line_reader(spec:dict):
@@ -131,7 +136,9 @@ def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idl
     n = {'lines': 0, 'malformed': 0, 'sessions': 0, 'anomalous': 0}; last = time.monotonic(); done = []
     def emit(closed):
         if not closed: return
-        pred = typer.predict([ev for _, ev in closed], [sid for sid, _ in closed])
+        pred = typer.predict([c[1] for c in closed], [c[0] for c in closed],
+                             lines=[[n for n, _ in c[2]] for c in closed])
+        attach_raw_lines(pred, {n: text for c in closed for n, text in c[2]})
         out.writelines(json_lines(pred)); out.flush()
         n['sessions'] += len(pred); n['anomalous'] += int(pred.is_anomaly.sum())
     stop = (lambda: time.monotonic() - last >= exit_idle) if exit_idle else None
@@ -141,7 +148,7 @@ def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idl
             if line is None: emit(done + asm.expire()); done = []; continue
             last = time.monotonic(); n['lines'] += 1; got = read(line)
             if got is None: n['malformed'] += 1; continue
-            done += asm.add(int(typer.parser.transform([got[0]])[0]), got[0], got[1])
+            done += asm.add(int(typer.parser.transform([got[0]])[0]), got[0], got[1], origin=(n['lines'], line))
         emit(done + asm.close_all())
     finally:
         if out is not sys.stdout: out.close()
