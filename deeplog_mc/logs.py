@@ -66,6 +66,7 @@ def token_local(pattern:str, name:str) -> bool:
         from re import _parser
         parsed = _parser.parse(pattern)
     except Exception: return False                                  # unknown regex internals: mask whole lines
+    if parsed.state.flags & re.ASCII: return False                 # ASCII \S and \W match Unicode blanks
     return parsed.getwidth()[0] > 0 and _blank_free(parsed.data) and not any(c.isspace() for c in name)
 
 # %% ../nbs/04_logs.ipynb #67c9f4ac
@@ -138,7 +139,7 @@ def transform(self:LogParser, messages, masked:list|None=None) -> np.ndarray:
         if k is None:
             c = self._miner.match(m, full_search_strategy='fallback')
             k = self._cluster_key.get(c.cluster_id, UNSEEN_KEY) if c is not None else UNSEEN_KEY
-            self._cache[m] = k
+            if len(self._cache) < TOKEN_MEMO: self._cache[m] = k      # bounded for a parser that runs for days
         out[i] = k
     return out
 

@@ -259,10 +259,15 @@ def _write_parquet(self:PredictionWriter, out:pd.DataFrame):
 
 @patch
 def __exit__(self:PredictionWriter, *exc):
-    if self._f is not None: self._f.close()
-    if self.kind == 'parquet' and self._pq is None and exc[0] is None:
-        self._write_parquet(pd.DataFrame({c: pd.Series(dtype=t) for c, t in PREDICTION_SCHEMA.items()}))
-    if self._pq is not None: self._pq.close()
+    try:
+        if self.rows == 0 and exc[0] is None:                      # an empty output still has its columns
+            empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in PREDICTION_SCHEMA.items()})
+            if self.kind == 'parquet': self._write_parquet(empty)
+            elif self.kind == 'csv': empty.to_csv(self._f, index=False)
+        if self._f is not None: self._f.close()
+        if self._pq is not None: self._pq.close()
+    except BaseException as e:
+        self._atomic.__exit__(type(e), e, e.__traceback__); raise  # the temporary file goes, the error stays
     return self._atomic.__exit__(*exc)
 
 # %% ../nbs/19_predict.ipynb #7d7ce990
@@ -285,6 +290,8 @@ def read_predictions(path) -> pd.DataFrame:
     "The predictions written by `predict_file` to a `.parquet`, `.jsonl` or `.csv` file."
     path = Path(path); kind = PredictionWriter.KINDS.get(path.suffix)
     if kind == 'jsonl': return pd.read_json(path, lines=True, dtype={'session_id': str}, precise_float=True)
-    df = pd.read_parquet(path) if kind == 'parquet' else pd.read_csv(path, dtype={'session_id': str})
+    missing = {c: [''] for c in PREDICTION_SCHEMA if c != 'session_id'}       # an id such as NA stays an id
+    df = pd.read_parquet(path) if kind == 'parquet' else pd.read_csv(path, dtype={'session_id': str},
+                                                                     keep_default_na=False, na_values=missing)
     if 'explanation' in df: df['explanation'] = df.explanation.map(json.loads)
     return df

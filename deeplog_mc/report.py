@@ -20,7 +20,7 @@ __all__ = ['TYPING_FIGURES', 'REPORT_TEMPLATE', 'fmt', 'overview', 'typing_table
 # %% ../nbs/08_report.ipynb #9a0ad76f
 def fmt(x, digits:int=3) -> str:
     "A figure as the report prints it: floats to `digits` decimals, None as an en dash, the rest as text."
-    if x is None: return '–'
+    if x is None or (isinstance(x, float) and x != x): return '–'       # missing, or NaN in a table
     return f'{x:.{digits}f}' if isinstance(x, float) else str(x)
 
 # %% ../nbs/08_report.ipynb #6577d290
@@ -58,7 +58,7 @@ def typing_table(metrics:dict) -> pd.DataFrame|None:
     rows = {'found types': {'k': typ.get('k'), **typ['test']}}
     rows |= {f'baseline: {n}': {'k': b.get('k'), **b.get('test', {})} for n, b in typ.get('baselines', {}).items()}
     t = pd.DataFrame.from_dict(rows, orient='index').reindex(columns=['k', *TYPING_FIGURES])
-    return t.rename(columns=TYPING_FIGURES)
+    return t.astype({'k': 'Int64'}).astype(object).rename(columns=TYPING_FIGURES)
 
 # %% ../nbs/08_report.ipynb #72a9a777
 def _classifier_row(t:dict) -> dict:

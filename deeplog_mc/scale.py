@@ -30,7 +30,9 @@ def typer_for(run_dir) -> AnomalyTyper:
 # %% ../nbs/25_scale.ipynb #241f9101
 def row_group_frame(path, i:int) -> pd.DataFrame:
     "Row group `i` of a session Parquet file as a frame of `session_id` and `events` (key arrays)."
-    ids, events = next(read_session_parquet(path, batch=session_parquet_row_groups(path)[i], row_groups=[i]))
+    ids, events = [], []
+    for i_, e_ in read_session_parquet(path, batch=max(1, session_parquet_row_groups(path)[i]), row_groups=[i]):
+        ids += i_; events += e_
     return pd.DataFrame({'session_id': pd.Series(ids, dtype=object), 'events': pd.Series(events, dtype=object)})
 
 def predict_frame(part:pd.DataFrame, run_dir) -> pd.DataFrame:

@@ -198,6 +198,7 @@ def read_session_parquet(path:str|os.PathLike, batch:int=50_000, row_groups:list
     path = Path(path); f = _session_parquet(path); row = 0
     for b in f.iter_batches(batch_size=batch, columns=SESSION_PARQUET_COLUMNS, row_groups=row_groups):
         ev = b.column('events'); off = ev.offsets.to_numpy(); lens = np.diff(off)
+        if ev.flatten().null_count: raise DataError(path, 'integer keys in every session', got='a missing key')
         if ev.null_count or (lens == 0).any():
             bad = row + int(np.flatnonzero(ev.is_null().to_numpy(zero_copy_only=False) | (lens == 0))[0]) + 1
             raise DataError(f'{path}, row {bad}', 'a session of at least one key', got='none')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/26_watch.ipynb #58b2ec92
 from __future__ import annotations
-import os, re, selectors, sys, time
+import os, re, selectors, stat, sys, time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from .logs import format_regex
 from .predict import AnomalyTyper, attach_raw_lines, json_lines
 
 # %% auto #0
-__all__ = ['follow', 'SessionAssembler', 'watch']
+__all__ = ['EMIT_BATCH', 'follow', 'SessionAssembler', 'watch']
 
 # %% ../nbs/26_watch.ipynb #9b5a9408
 def _split_lines(buf:bytes, chunk:bytes) -> tuple[list[str], bytes]:
@@ -23,23 +23,33 @@ def _split_lines(buf:bytes, chunk:bytes) -> tuple[list[str], bytes]:
     *lines, rest = (buf + chunk).split(b'\n')
     return [l.decode('utf-8', 'replace').rstrip('\r') for l in lines], rest
 
-def _follow_stdin(poll:float, stop):
-    fd, buf = sys.stdin.fileno(), b''
-    sel = selectors.DefaultSelector(); sel.register(fd, selectors.EVENT_READ)
-    while True:
-        if sel.select(timeout=poll):
-            chunk = os.read(fd, 1 << 16)
-            if not chunk: break                                      # end of input
-            lines, buf = _split_lines(buf, chunk); yield from lines
-        else:
-            if stop and stop(): break
-            yield None
+def _follow_stream(fd:int, poll:float, stop):
+    "Lines of a pipe, terminal or redirected file until its end, and None at each quiet `poll` (when it can wait)."
+    buf, sel = b'', None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):                  # a regular file cannot be waited on: read it
+        sel = selectors.DefaultSelector(); sel.register(fd, selectors.EVENT_READ)
+    try:
+        while True:
+            if sel is None or sel.select(timeout=poll):
+                chunk = os.read(fd, 1 << 16)
+                if not chunk: break                                  # end of input
+                lines, buf = _split_lines(buf, chunk); yield from lines
+            else:
+                if stop and stop(): break
+                yield None
+    finally:
+        if sel is not None: sel.close()
     if buf: yield buf.decode('utf-8', 'replace')
 
 # %% ../nbs/26_watch.ipynb #160ed3f0
 def follow(path, poll:float=0.5, stop=None):
     "Yield the lines of a growing file, through rotation and truncation, and None at each quiet `poll`; `-`: stdin."
-    if str(path) == '-': yield from _follow_stdin(poll, stop); return
+    if str(path) == '-': yield from _follow_stream(sys.stdin.fileno(), poll, stop); return
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):     # a named pipe, /dev/stdin, ...
+        fd = os.open(path, os.O_RDONLY)
+        try: yield from _follow_stream(fd, poll, stop)
+        finally: os.close(fd)
+        return
     f, ino, buf = None, None, b''
     while True:
         if f is None and os.path.exists(path): f = open(path, 'rb'); ino = os.fstat(f.fileno()).st_ino
@@ -49,6 +59,7 @@ def follow(path, poll:float=0.5, stop=None):
         try: st = os.stat(path)
         except FileNotFoundError: st = None
         if f is not None and (st is None or st.st_ino != ino):      # rotated: the old file is read to its end
+            lines, buf = _split_lines(buf, f.read()); yield from lines
             if buf: yield buf.decode('utf-8', 'replace')
             f.close(); f, buf = None, b''; continue
         if f is not None and st.st_size < f.tell(): f.seek(0); buf = b''; continue     # truncated in place
@@ -125,6 +136,8 @@ def _line_reader(spec:dict):
     return read
 
 # %% ../nbs/26_watch.ipynb #8fa356f0
+EMIT_BATCH = 1024
+
 def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idle:float|None=None,
           max_open:int=100_000, log=None) -> dict:
     "Follow `source` (a file or `-`), type every session it closes with the run, append verdicts to `output`."
@@ -133,22 +146,28 @@ def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idl
         raise DataError(run_dir, 'a run trained on a raw-log data set (its parser and description) to watch raw logs')
     read, asm = _line_reader(spec), SessionAssembler(spec.get('session') or {}, idle=idle, max_open=max_open)
     out = sys.stdout if str(output) == '-' else open(output, 'a', encoding='utf-8')
-    n = {'lines': 0, 'malformed': 0, 'sessions': 0, 'anomalous': 0}; last = time.monotonic(); done = []
+    n = {'lines': 0, 'malformed': 0, 'sessions': 0, 'anomalous': 0}; last = tick = time.monotonic(); done = []
     def emit(closed):
         if not closed: return
         pred = typer.predict([c[1] for c in closed], [c[0] for c in closed],
-                             lines=[[n for n, _ in c[2]] for c in closed])
-        attach_raw_lines(pred, {n: text for c in closed for n, text in c[2]})
+                             lines=[[ln for ln, _ in c[2]] for c in closed])
+        attach_raw_lines(pred, {ln: text for c in closed for ln, text in c[2]})
         out.writelines(json_lines(pred)); out.flush()
         n['sessions'] += len(pred); n['anomalous'] += int(pred.is_anomaly.sum())
     stop = (lambda: time.monotonic() - last >= exit_idle) if exit_idle else None
     if log: log(f'watching {source} (from its start) with the run {run_dir}')
     try:
-        for line in follow(source, poll=poll, stop=stop):
-            if line is None: emit(done + asm.expire()); done = []; continue
-            last = time.monotonic(); n['lines'] += 1; got = read(line)
-            if got is None: n['malformed'] += 1; continue
-            done += asm.add(int(typer.parser.transform([got[0]])[0]), got[0], got[1], origin=(n['lines'], line))
+        try:
+            for line in follow(source, poll=poll, stop=stop):
+                now = time.monotonic()
+                if line is not None:
+                    last = now; n['lines'] += 1; got = read(line)
+                    if got is None: n['malformed'] += 1
+                    else: done += asm.add(int(typer.parser.transform([got[0]])[0]), got[0], got[1], now=now,
+                                          origin=(n['lines'], line))
+                if line is None or now - tick >= poll or len(done) >= EMIT_BATCH:   # busy input too
+                    emit(done + asm.expire(now)); done, tick = [], now
+        except KeyboardInterrupt: pass                              # Ctrl-C: what is open is closed and typed
         emit(done + asm.close_all())
     finally:
         if out is not sys.stdout: out.close()

@@ -53,3 +53,15 @@ def test_predict_on_dask_gives_the_verdicts_of_the_in_process_path(run, tmp_path
     a, b = read_predictions(tmp_path/'local.parquet'), read_predictions(tmp_path/'dask.parquet')
     cols = ['session_id', 'class', 'type', 'is_anomaly', 'score']
     assert len(a) == len(test) and a[cols].equals(b[cols]) and a.explanation.tolist() == b.explanation.tolist()
+
+
+def test_ids_like_na_survive_every_output_format_and_an_empty_input_gives_an_empty_table(run, tmp_path):
+    from deeplog_mc.sessions import write_session_parquet
+    (tmp_path/'in.txt').write_text('NA,18 1 2 3\nnull,21 21\n')
+    for suffix in ('.csv', '.jsonl', '.parquet'):
+        out = predict_file(run, tmp_path/'in.txt', tmp_path/f'p{suffix}', progress=False)['output']
+        assert read_predictions(out).session_id.tolist() == ['NA', 'null'], suffix
+    empty = write_session_parquet([], [], tmp_path/'empty.parquet')
+    for suffix in ('.csv', '.parquet'):
+        out = predict_file(run, empty, tmp_path/f'e{suffix}', progress=False)['output']
+        assert len(read_predictions(out)) == 0 and 'class' in read_predictions(out).columns, suffix

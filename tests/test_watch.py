@@ -83,3 +83,21 @@ def test_watch_reads_standard_input_to_its_end(raw_run, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     got = {v['session_id']: v['class'] for v in map(json.loads, r.stdout.splitlines())}   # closed at the end of input
     assert got == {v['session_id']: v['class'] for v in predicted(raw_run, new, tmp_path)}
+
+
+def test_watch_reads_a_redirected_file_and_a_named_pipe(raw_run, tmp_path):
+    import os, threading
+    new = [lines_of(300 + i, anomalous=i == 1) for i in range(3)]
+    text = '\n'.join(l for s in new for l in s) + '\n'
+    (tmp_path/'in.log').write_text(text)
+    want = {v['session_id']: v['class'] for v in predicted(raw_run, new, tmp_path)}
+    with open(tmp_path/'in.log') as f:                                  # `watch RUN - < in.log`
+        r = subprocess.run([EXE, 'watch', str(raw_run), '-'], stdin=f, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {v['session_id']: v['class'] for v in map(json.loads, r.stdout.splitlines())} == want
+    fifo = tmp_path/'pipe'; os.mkfifo(fifo)                             # a named pipe, written by another thread
+    writer = threading.Thread(target=lambda: fifo.write_text(text)); writer.start()
+    r = subprocess.run([EXE, 'watch', str(raw_run), str(fifo)], capture_output=True, text=True, timeout=120)
+    writer.join()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {v['session_id']: v['class'] for v in map(json.loads, r.stdout.splitlines())} == want
