@@ -21,8 +21,8 @@ from .clustering import AnomalyClusterer
 from .classifier import EnhancedDeepLogModel
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'PREDICTION_SCHEMA', 'AnomalyTyper', 'raw_lines', 'attach_raw_lines', 'json_lines',
-           'PredictionWriter', 'predict_file', 'read_predictions']
+__all__ = ['PREDICTION_SCHEMA', 'PREDICTION_COLUMNS', 'AnomalyTyper', 'empty_predictions', 'raw_lines', 'attach_raw_lines',
+           'json_lines', 'PredictionWriter', 'predict_file', 'read_predictions']
 
 # %% ../nbs/19_predict.ipynb #4a10c413
 class AnomalyTyper:
@@ -85,8 +85,14 @@ def _two_stage(self:AnomalyTyper, sessions, sc) -> tuple[np.ndarray, np.ndarray,
     return cls, flag, dist
 
 # %% ../nbs/19_predict.ipynb #8f927ef5
-PREDICTION_COLUMNS = ['session_id', 'class', 'type', 'probability', 'type_probability', 'is_anomaly', 'score',
-                      'distance', 'explanation']
+PREDICTION_SCHEMA = {'session_id': 'string', 'class': 'string', 'type': 'string', 'probability': 'float64',
+                     'type_probability': 'float64', 'is_anomaly': 'bool', 'score': 'float64', 'distance': 'float64',
+                     'explanation': 'string'}
+PREDICTION_COLUMNS = list(PREDICTION_SCHEMA)
+
+def empty_predictions() -> pd.DataFrame:
+    "A frame of no predictions with the columns and types of `PREDICTION_SCHEMA` (text as object)."
+    return pd.DataFrame({c: pd.Series(dtype=object if t == 'string' else t) for c, t in PREDICTION_SCHEMA.items()})
 
 @patch
 def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True, lines=None) -> pd.DataFrame:
@@ -210,10 +216,6 @@ def attach_raw_lines(pred:pd.DataFrame, text:dict[int, str]) -> pd.DataFrame:
     return pred
 
 # %% ../nbs/19_predict.ipynb #13ae7577
-PREDICTION_SCHEMA = {'session_id': 'string', 'class': 'string', 'type': 'string', 'probability': 'float64',
-                     'type_probability': 'float64', 'is_anomaly': 'bool', 'score': 'float64', 'distance': 'float64',
-                     'explanation': 'string'}
-
 def _plain(v):
     "A JSON-ready value: numpy scalars as Python, NaN as None."
     v = v.item() if isinstance(v, np.generic) else v
@@ -227,7 +229,8 @@ class PredictionWriter:
     "Append prediction chunks to `path` (.parquet, .jsonl or .csv); a context manager, atomic on exit."
     KINDS = {'.parquet': 'parquet', '.jsonl': 'jsonl', '.json': 'jsonl', '.csv': 'csv'}
     def __init__(self, path):
-        self.path = Path(path); self.kind = self.KINDS.get(self.path.suffix); self.rows = 0
+        self.path = Path(path); self.kind = self.KINDS.get(self.path.suffix)
+        self.rows, self.anomalous, self.classes = 0, 0, Counter()
         if self.kind is None:
             raise DataError(self.path, 'an output file ending in .parquet, .jsonl or .csv',
                             got=self.path.suffix or 'none')
@@ -247,7 +250,13 @@ def write(self:PredictionWriter, pred:pd.DataFrame):
         if 'explanation' in out: out['explanation'] = out.explanation.map(json.dumps)
         if self.kind == 'csv': out.to_csv(self._f, header=self.rows == 0, index=False)
         else: self._write_parquet(out)
-    self.rows += len(pred)
+    self.rows += len(pred); self.anomalous += int(pred.is_anomaly.sum()); self.classes.update(pred['class'])
+
+@patch
+def summary(self:PredictionWriter) -> dict:
+    "Sessions written, how many anomalous, the count of each class, and the output path."
+    return {'sessions': self.rows, 'anomalous': self.anomalous, 'classes': dict(self.classes.most_common()),
+            'output': str(self.path)}
 
 @patch
 def _write_parquet(self:PredictionWriter, out:pd.DataFrame):
@@ -261,9 +270,8 @@ def _write_parquet(self:PredictionWriter, out:pd.DataFrame):
 def __exit__(self:PredictionWriter, *exc):
     try:
         if self.rows == 0 and exc[0] is None:                      # an empty output still has its columns
-            empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in PREDICTION_SCHEMA.items()})
-            if self.kind == 'parquet': self._write_parquet(empty)
-            elif self.kind == 'csv': empty.to_csv(self._f, index=False)
+            if self.kind == 'parquet': self._write_parquet(empty_predictions())
+            elif self.kind == 'csv': empty_predictions().to_csv(self._f, index=False)
         if self._f is not None: self._f.close()
         if self._pq is not None: self._pq.close()
     except BaseException as e:
@@ -274,7 +282,7 @@ def __exit__(self:PredictionWriter, *exc):
 def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_000, progress:bool=True) -> dict:
     "Type every session of `input_path` with the run in `run_dir`, a chunk at a time, into `output_path`."
     from tqdm.auto import tqdm
-    typer = AnomalyTyper.load(run_dir); classes = Counter(); n = flagged = 0
+    typer = AnomalyTyper.load(run_dir)
     with PredictionWriter(output_path) as out:
         for ids, sessions, lines in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress,
                                          desc='predict', unit='chunk'):
@@ -282,8 +290,7 @@ def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_
             if lines is not None and typer.meta['spec'].get('log_format'):        # a text log: quote its lines
                 attach_raw_lines(pred, raw_lines(input_path, _explained_lines(pred)))
             out.write(pred)
-            n += len(pred); flagged += int(pred.is_anomaly.sum()); classes.update(pred['class'])
-    return {'sessions': n, 'anomalous': flagged, 'classes': dict(classes.most_common()), 'output': str(output_path)}
+    return out.summary()
 
 # %% ../nbs/19_predict.ipynb #44709645
 def read_predictions(path) -> pd.DataFrame:

@@ -5,7 +5,6 @@
 # %% ../nbs/25_scale.ipynb #334b6fbd
 from __future__ import annotations
 import logging
-from collections import Counter
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from .sessions import read_session_parquet, session_parquet_row_groups
-from .predict import PREDICTION_SCHEMA, AnomalyTyper, PredictionWriter
+from .predict import AnomalyTyper, PredictionWriter, empty_predictions
 
 # %% auto #0
 __all__ = ['typer_for', 'row_group_frame', 'predict_frame', 'dask_client', 'predict_dask']
@@ -37,11 +36,8 @@ def row_group_frame(path, i:int) -> pd.DataFrame:
 
 def predict_frame(part:pd.DataFrame, run_dir) -> pd.DataFrame:
     "Predictions of a partition of sessions with the run's models (loaded once per process)."
-    if not len(part): return _empty_predictions()
+    if not len(part): return empty_predictions()
     return typer_for(run_dir).predict(list(part.events), part.session_id.to_numpy())
-
-def _empty_predictions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if t == 'string' else t) for c, t in PREDICTION_SCHEMA.items()})
 
 # %% ../nbs/25_scale.ipynb #ceb1d56b
 @contextmanager
@@ -64,11 +60,9 @@ def predict_dask(run_dir, input_path, output_path, scheduler:str|None=None, work
     meta = pd.DataFrame({'session_id': pd.Series(dtype=object), 'events': pd.Series(dtype=object)})
     with dask.config.set({'dataframe.convert-string': False}):         # key arrays stay arrays, not text
         parts = dd.from_map(partial(row_group_frame, path), range(len(groups)), meta=meta)
-        pred = parts.map_partitions(predict_frame, str(Path(run_dir).resolve()), meta=_empty_predictions())
-    classes = Counter(); n = flagged = 0
+        pred = parts.map_partitions(predict_frame, str(Path(run_dir).resolve()), meta=empty_predictions())
     with dask_client(scheduler, workers) as client, PredictionWriter(output_path) as out:
         futures = client.compute(pred.to_delayed())
         for f in tqdm(futures, disable=not progress, desc='predict (dask)', unit='partition'):
             p = f.result(); f.release(); out.write(p)
-            n += len(p); flagged += int(p.is_anomaly.sum()); classes.update(p['class'])
-    return {'sessions': n, 'anomalous': flagged, 'classes': dict(classes.most_common()), 'output': str(output_path)}
+    return out.summary()

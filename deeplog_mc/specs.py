@@ -19,17 +19,16 @@ from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, 
                              sessions_by_window)
 
 # %% auto #0
-__all__ = ['SPEC_FIELDS', 'SOURCE_FIELDS', 'SPEC_TYPES', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
+__all__ = ['SPEC_TYPES', 'SPEC_FIELDS', 'SOURCE_FIELDS', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
            'labels_table', 'types_table', 'assign_pools', 'spec_parser', 'load_spec', 'check_grouping',
            'read_spec_lines']
 
 # %% ../nbs/05_specs.ipynb #4301bbf3
-SPEC_FIELDS = {'name', 'sources', 'log_format', 'content', 'session', 'labels', 'types', 'train_fraction', 'parser',
-               'templates', 'real_ratio', 'order_by', 'description', 'grouping_check'}
-SOURCE_FIELDS = {'path', 'format', 'role', 'label', 'id', 'keys', 'type', 'content', 'order_by'}
 SPEC_TYPES = {'name': str, 'description': str, 'log_format': str, 'content': str, 'templates': str,
               'grouping_check': str, 'train_fraction': (int, float), 'real_ratio': list, 'sources': list,
               'order_by': (str, list), 'session': dict, 'labels': dict, 'types': dict, 'parser': dict}
+SPEC_FIELDS = set(SPEC_TYPES)
+SOURCE_FIELDS = {'path', 'format', 'role', 'label', 'id', 'keys', 'type', 'content', 'order_by'}
 
 # %% ../nbs/05_specs.ipynb #38bb5c30
 def _check_fields(where, d, allowed):

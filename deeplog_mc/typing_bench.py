@@ -217,7 +217,7 @@ def _variant_figures(task, model, score) -> dict[str, dict]:
     "Per classifier variant: `score(task, test classes)` of a copy of `model` with that variant's attributes."
     out = {}
     for name, attrs in classifier_variants().items():
-        m = copy.deepcopy(model)
+        m = copy.copy(model)                                         # variants rebind attributes, share the network
         for a, v in attrs.items(): setattr(m, a, v)
         out[name] = score(task, task.details(m)['class'].to_numpy(object))
     return out
