@@ -101,9 +101,10 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'parity', 'variants', 'parsing'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'parity', 'variants', 'parsing'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
                         "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
+                        "workflows: the workflows recovered on the typing benchmark's sets; "
                         "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run; "
                         'parsing: the parser against plain Drain3 on raw-log sets')
     p.add_argument('--run', help='the run folder that parity and variants study')
@@ -125,11 +126,11 @@ def _study(args):
         sets = args.datasets.split(',') if args.datasets else ['hdfs-raw', 'bgl-2k']
         res = parse_study(sets, out=args.out or 'results/parsing.json')
         print(results_table(res, res['columns'])); return
-    if args.name in ('typing', 'classifier'):
-        from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study
+    if args.name in ('typing', 'classifier', 'workflows'):
+        from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study, workflow_study
         sets = args.datasets.split(',') if args.datasets else list(TYPING_SETS)
         seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
-        study = typing_study if args.name == 'typing' else classifier_study
+        study = {'typing': typing_study, 'classifier': classifier_study, 'workflows': workflow_study}[args.name]
         print(results_table(study(sets, seeds, runs_root=args.runs_dir + '/typing'))); return
     seeds = [int(s) for s in (args.seeds or '0').split(',')]
     res = pipeline_study((args.datasets or 'synthetic,hdfs').split(','), seeds,

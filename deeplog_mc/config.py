@@ -57,6 +57,8 @@ class DetectorConfig(StageConfig):
     rule: str = option('auto', 'detection rule: topg, prob, or auto (the better of the two on fit)')
     selection: str = option('fit', "how the rule's parameter is chosen: fit (labels of fit) or val (normal val only)")
     val_fpr: float = option(0.0, 'val selection: largest false-positive rate allowed on val')
+    workflow_support: float = option(0.99, "workflows: share of a key's normal sessions holding another key for it "
+                                     'to imply that key (keys joined by implications form a task)')
 
 # %% ../nbs/01_config.ipynb #27afc4ff
 @dataclass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import networkx as nx
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -16,10 +17,11 @@ from .core import read_json
 from .run import load_sessions
 from .detector import DeepLog, EventScores
 from .naming import key_label
+from .workflows import START, END, Workflows
 
 # %% auto #0
-__all__ = ['plot_data', 'plot_detection', 'plot_k_curve', 'plot_type_confusion', 'type_profile', 'plot_type_profile',
-           'plot_type_map', 'plot_classifier']
+__all__ = ['plot_data', 'plot_detection', 'plot_workflows', 'plot_k_curve', 'plot_type_confusion', 'type_profile',
+           'plot_type_profile', 'plot_type_map', 'plot_classifier']
 
 # %% ../nbs/18_plots.ipynb #2054946c
 def _style():
@@ -60,6 +62,29 @@ def plot_detection(run_dir) -> plt.Figure:
     lab = np.where(df.label[test] == 1, 'anomalous', 'normal')
     sns.histplot(x=s, hue=lab, bins=40, ax=ax[2], element='step', stat='density', common_norm=False)
     ax[2].set(title=f'test anomaly score ({model.rule_} rule)', xlabel='score (higher = more anomalous)')
+    fig.tight_layout(); return fig
+
+# %% ../nbs/18_plots.ipynb #a44b0891
+def _layers(g:nx.DiGraph) -> dict:
+    "Each node's number of steps from START; END after the farthest key."
+    d = nx.single_source_shortest_path_length(g, START) if START in g else {}
+    last = max([v for k, v in d.items() if k != END], default=0) + 1
+    return {n: last if n == END else d.get(n, last) for n in g}
+
+def plot_workflows(run_dir, max_tasks:int=3, max_edges:int=60) -> plt.Figure|None:
+    "The workflow graph of each task of a run (its `max_edges` most taken steps)."
+    p = Path(run_dir)/'models'/'workflows.json'
+    if not p.is_file(): return None
+    _style(); wf = Workflows.load(p); n = max(min(len(wf.graphs_), max_tasks), 1)
+    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 5), squeeze=False)
+    for i, (g, ax) in enumerate(zip(wf.graphs_, axes[0])):
+        keep = sorted(g.edges(data=True), key=lambda e: -e[2]['count'])[:max_edges]
+        h = nx.DiGraph(keep); nx.set_node_attributes(h, _layers(h), 'layer')
+        nx.draw_networkx(h, nx.multipartite_layout(h, subset_key='layer'), ax=ax, node_size=420, font_size=8,
+                         node_color='#cfe2f3', edge_color='#555', width=[0.5 + 3 * d['p'] for *_, d in keep],
+                         connectionstyle='arc3,rad=0.12')
+        shown = '' if len(keep) == g.number_of_edges() else f', {len(keep)} most taken shown'
+        ax.set_title(f'task {i + 1}: {len(wf.tasks_[i])} keys, {g.number_of_edges()} steps{shown}'); ax.axis('off')
     fig.tight_layout(); return fig
 
 # %% ../nbs/18_plots.ipynb #db5ac5ca

@@ -40,6 +40,11 @@ def overview(metrics:dict) -> pd.DataFrame:
         prf = ' / '.join(fmt(t.get(k)) for k in ('precision', 'recall', 'f1'))
         add('detection', 'test precision / recall / F1', prf)
         if rr := det.get('test_real_ratio'): add('detection', 'test F1 at the real anomaly ratio', fmt(rr.get('f1')))
+    if wf := metrics.get('workflows'):
+        add('workflows', 'tasks (keys in each)', f"{len(wf['tasks'])} ({', '.join(map(str, wf['tasks']))})")
+        t = wf.get('test', {})
+        add('workflows', 'test sessions leaving them: normal / anomalous',
+            f"{fmt(t.get('normal_leaving'))} / {fmt(t.get('anomalous_leaving'))}")
     if typ := metrics.get('typing'):
         add('types', 'anomaly types found', typ.get('skipped') or typ.get('k'))
     if (c := metrics.get('classifier')) and c.get('skipped'): add('classifier', 'classifier', c['skipped'])

@@ -18,6 +18,7 @@ from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_fea
                             save_sessions, update_metrics, FEATURE_META)
 from .detector import RULES, DeepLog, EventScores, NGramBaseline
 from .features import DeviationFeatures
+from .workflows import write_workflows
 from .clustering import AnomalyClusterer
 from .naming import (cluster_names, mark_session, nearest_types, profile_clusters, read_cluster_mapping,
                                type_card)
@@ -140,7 +141,7 @@ def train_base_model(run_dir, config:DetectorConfig|None=None, verbose:bool=Fals
                'train': _train_summary(model, train_s),
                'test_sessions': {'normal': int((y_test == 0).sum()), 'anomalous': int((y_test == 1).sum())}}
     model.save(run/'models'/'base_model')
-    update_metrics(run, 'detection', metrics)
+    update_metrics(run, 'detection', metrics); write_workflows(run, cfg.workflow_support)
     return model, metrics
 
 # %% ../nbs/17_stages.ipynb #638b42b1

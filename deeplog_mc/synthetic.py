@@ -12,7 +12,7 @@ from .sessions import make_sessions
 
 # %% auto #0
 __all__ = ['ANOMALY_TYPES', 'IMBALANCED_WEIGHTS', 'AUTH', 'HEARTBEAT', 'ERROR', 'RETRY', 'RARE', 'SYNTHETIC_TEMPLATES',
-           'WORKFLOWS', 'ANOMALY_WORKFLOW', 'type_counts', 'generate_synthetic']
+           'WORKFLOWS', 'ANOMALY_WORKFLOW', 'type_counts', 'generate_synthetic', 'workflow_edges']
 
 # %% ../nbs/03_synthetic.ipynb #503f670b
 ANOMALY_TYPES = ('rare_event', 'burst', 'chaotic', 'missing_step', 'premature_end', 'retry_storm', 'out_of_order')
@@ -147,3 +147,17 @@ def generate_synthetic(n_train:int=400, n_test_normal:int=300, n_per_type:int=40
         make_sessions([f'ho{i:06d}' for i in range(n_test_normal + n_a)], held + anomalies,
                       label=[0]*n_test_normal + [1]*n_a, types=[None]*n_test_normal + types, source='heldout'),
     ], ignore_index=True)
+
+# %% ../nbs/03_synthetic.ipynb #e8dccf29
+_PIPELINE = {(a, b) for a in (2, 3, 4) for b in (2, 3, 4)}       # the interleaved replicas: any order across them
+_WORKFLOW_BODY = {
+    'write': {(1, 2), *_PIPELINE, (4, 5), (5, 5), (5, 6), (5, 7), (6, 7), (7, 'end')},
+    'read': {(8, 9), (9, 10), (9, 9), (10, 9), (9, 11), (10, 11), (11, 'end')},
+    'replicate': {(12, 13), (13, 14), (13, 13), (14, 13), (14, 14), (14, 15), (14, 16), (15, 16), (16, 17),
+                  (17, 'end')}}
+
+def workflow_edges(workflow:str) -> set[tuple]:
+    "Every transition a noise-free normal session of `workflow` can make, with `'start'` and `'end'`."
+    if workflow not in WORKFLOWS: raise ValueError(f"workflow must be one of {WORKFLOWS}, got {workflow!r}")
+    first = min(k for k, _ in _WORKFLOW_BODY[workflow] if isinstance(k, int))
+    return {('start', AUTH), ('start', first), (AUTH, first), *_WORKFLOW_BODY[workflow]}

@@ -20,13 +20,15 @@ from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
+from .workflows import write_workflows
 from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_features, prepare_data,
                                train_base_model, train_classifier, typing_clusterer)
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
            'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study', 'classifier_variants',
-           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study']
+           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study',
+           'workflow_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -253,3 +255,19 @@ def classifier_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results'
     write_json(out/'classifier_runs.json', {**meta, 'rows': rows}); write_json(out/'classifier.json', summary)
     write_json(out/'classifier_ablation.json', {**meta, 'rows': classifier_ablation(rows)})
     return summary
+
+# %% ../nbs/24_typing_bench.ipynb #a3dbcdd8
+def _workflow_row(run, seed:int=0) -> list[dict]:
+    "The workflows of a prepared run folder, as one benchmark row."
+    m = write_workflows(run)
+    return [{'tasks': len(m['tasks']), 'keys': sum(m['tasks']), 'shared_keys': m['shared_keys'],
+             'steps': sum(m['edges']), **{f'{k}': v for k, v in m['test'].items()}}]
+
+def workflow_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
+                   log=print) -> dict:
+    "Per set: the mean over `seeds` of the workflows' size and of the test sessions leaving them."
+    rows, meta = over_runs(_workflow_row, sets, seeds, runs_root=runs_root, log=log)
+    df = pd.DataFrame(rows).drop(columns='seed'); g = df.groupby('set', sort=False)
+    out = g.mean().round(3).reset_index(); out.insert(1, 'seeds', g.size().to_numpy())
+    res = {**meta, 'rows': out.astype(object).where(out.notna(), None).to_dict('records')}
+    write_json(Path(out_dir)/'workflows.json', res); return res

@@ -10,7 +10,7 @@ from PIL import Image
 
 STAGE_TITLES = ['Stage 00: data', 'Stage 01: the base model', 'Stage 02: deviation features', 'Stage 03: anomaly types',
                 'Stage 04: the classifier']
-REPORT_FIGURES = 7      # data, detection, k curve, type profile, type confusion, type map, classifier
+REPORT_FIGURES = 8      # data, detection, workflows, k curve, type profile, type confusion, type map, classifier
 
 
 @pytest.fixture
