@@ -101,10 +101,12 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'parity', 'variants', 'parsing'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'new-type', 'parity', 'variants',
+                                    'parsing'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
                         "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
                         "workflows: the workflows recovered on the typing benchmark's sets; "
+                        "new-type: a held-out type promoted by feedback --label; "
                         "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run; "
                         'parsing: the parser against plain Drain3 on raw-log sets')
     p.add_argument('--run', help='the run folder that parity and variants study')
@@ -126,11 +128,14 @@ def _study(args):
         sets = args.datasets.split(',') if args.datasets else ['hdfs-raw', 'bgl-2k']
         res = parse_study(sets, out=args.out or 'results/parsing.json')
         print(results_table(res, res['columns'])); return
-    if args.name in ('typing', 'classifier', 'workflows'):
-        from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study, workflow_study
-        sets = args.datasets.split(',') if args.datasets else list(TYPING_SETS)
+    if args.name in ('typing', 'classifier', 'workflows', 'new-type'):
+        from deeplog_mc.typing_bench import (TYPING_SETS, classifier_study, new_type_study, typing_study,
+                                             workflow_study)
+        default = ['synthetic', 'synthetic-imbalanced', 'hdfs'] if args.name == 'new-type' else list(TYPING_SETS)
+        sets = args.datasets.split(',') if args.datasets else default
         seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
-        study = {'typing': typing_study, 'classifier': classifier_study, 'workflows': workflow_study}[args.name]
+        study = {'typing': typing_study, 'classifier': classifier_study, 'workflows': workflow_study,
+                 'new-type': new_type_study}[args.name]
         print(results_table(study(sets, seeds, runs_root=args.runs_dir + '/typing'))); return
     seeds = [int(s) for s in (args.seeds or '0').split(',')]
     res = pipeline_study((args.datasets or 'synthetic,hdfs').split(','), seeds,
@@ -170,6 +175,22 @@ def _watch(args):
     print(f"watched {n['lines']} lines ({n['malformed']} not in the log format); sessions: {n['sessions']}, "
           f"anomalous: {n['anomalous']}", file=sys.stderr)
 
+# %% ../nbs/23_cli.ipynb #c19db0d5
+def _add_feedback(p):
+    p.add_argument('run', help='a run folder holding stages 00-03')
+    p.add_argument('--label', help='CSV with session_id,type: sessions an operator typed (a new name promotes a type)')
+    p.add_argument('--rename', action='append', default=[], metavar='OLD=NEW',
+                   help='rename type OLD to NEW (merged when NEW exists); repeatable')
+    p.add_argument('--undo', action='store_true', help='take back the newest feedback step')
+
+def _feedback(args):
+    from deeplog_mc.feedback import feedback, undo
+    if args.undo: print('undone:', json.dumps(undo(args.run))); return
+    bad = [r for r in args.rename if r.count('=') != 1 or not all(s.strip() for s in r.split('='))]
+    if bad: raise ValueError(f'--rename takes OLD=NEW, got {bad[0]!r}')
+    out = feedback(args.run, labels=args.label, renames=dict(r.split('=') for r in args.rename))
+    print(json.dumps(out, indent=1))
+
 # %% ../nbs/23_cli.ipynb #aea2fef0
 COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', _add_run, _run),
             'params': ('list every setting of every stage with its default and help', _add_params, _params),
@@ -179,7 +200,9 @@ COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', 
             'study': ('run a study over data sets and seeds; writes results/<name>.json', _add_study, _study),
             'readme': ("fill README's study tables from results/*.json", _add_readme, _readme),
             'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report),
-            'watch': ('follow a live log (file or stdin) and type each session as it closes', _add_watch, _watch)}
+            'watch': ('follow a live log (file or stdin) and type each session as it closes', _add_watch, _watch),
+            'feedback': ('apply operator type labels and renames, retrain stage 04; --undo takes a step back',
+                         _add_feedback, _feedback)}
 
 def build_parser() -> argparse.ArgumentParser:
     "The `deeplog-mc` argument parser with every subcommand."

@@ -384,13 +384,14 @@ def classifier_task(run_dir) -> ClassifierTask:
     base = DeepLog.load(run/'models'/'base_model.pt')
     flagged = base.predict(scores=EventScores.load(run/'scores'/'event_scores.npz')).astype(bool)
     names = _class_names(run, cl); fit, test = (df.split == 'fit').to_numpy(), (df.split == 'test').to_numpy()
-    anomalous = (df.label == 1).to_numpy() if mode == 'labels' else flagged
+    op = cl['operator'].to_numpy(bool) if 'operator' in cl else np.zeros(len(df), bool)   # labelled by an operator
+    anomalous = ((df.label == 1).to_numpy() if mode == 'labels' else flagged) | op
     y = np.where(anomalous & pd.notna(names), names, 'normal').astype(object)
-    keep = fit & ~(anomalous & pd.isna(names))                    # an anomaly without a cluster has no class to learn
+    keep = (fit | op) & ~(anomalous & pd.isna(names))             # an anomaly without a cluster has no class to learn
     return ClassifierTask(run=run, df=df, F=F, cols=feature_columns(F), base=base, flagged=flagged, mode=mode,
                           names=names, y=y, fit=fit, test=test, keep=keep, anomalous=anomalous,
-                          real_ratio=meta.get('real_ratio'), c2t=cluster_type_map(df.type[fit & anomalous],
-                                                                                  y[fit & anomalous]))
+                          real_ratio=meta.get('real_ratio'), c2t=cluster_type_map(df.type[(fit | op) & anomalous],
+                                                                                  y[(fit | op) & anomalous]))
 
 # %% ../nbs/17_stages.ipynb #1f21c9e2
 def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=False, write:bool=True,

@@ -21,6 +21,7 @@ from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
 from .workflows import write_workflows
+from .feedback import feedback
 from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_features, prepare_data,
                                train_base_model, train_classifier, typing_clusterer)
 
@@ -28,7 +29,7 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
            'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study', 'classifier_variants',
            'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study',
-           'workflow_study']
+           'workflow_study', 'new_type_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -271,3 +272,21 @@ def workflow_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', 
     out = g.mean().round(3).reset_index(); out.insert(1, 'seeds', g.size().to_numpy())
     res = {**meta, 'rows': out.astype(object).where(out.notna(), None).to_dict('records')}
     write_json(Path(out_dir)/'workflows.json', res); return res
+
+# %% ../nbs/24_typing_bench.ipynb #36db5795
+def _new_type_row(run, seed:int=0) -> list[dict]:
+    "Hold a type out of stage 03, label its held-out sessions as a new type, and measure the classifier on it."
+    dest, held = hold_out_type(run, seed)
+    cluster_anomalies(dest, seed=seed, baselines=False); _, before = train_classifier(dest, seed=seed)
+    df, _, _ = load_sessions(dest); h = df[df.split == 'heldout']; p = dest/'operator_labels.csv'
+    pd.DataFrame({'session_id': h.session_id, 'type': f'new: {held}'}).to_csv(p, index=False)
+    out = feedback(dest, labels=p); nt = out['new_type'][0]
+    return [{'held_out': held, 'labelled': len(h), 'accuracy': nt['accuracy'], 'test_sessions': nt['test_sessions'],
+             'macro_f1_true_before': before['test'].get('macro_f1_true'), 'macro_f1_true_after': out['macro_f1_true']}]
+
+def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0, 1, 2), out_dir='results',
+                   runs_root='runs/studies/typing', log=print) -> dict:
+    "Per set and seed: a held-out type promoted from operator labels, and how well the classifier then finds it."
+    rows, meta = over_runs(_new_type_row, sets, seeds, runs_root=runs_root, log=log)
+    res = {**meta, 'rows': [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
+    write_json(Path(out_dir)/'new_type.json', res); return res
