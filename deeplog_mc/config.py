@@ -31,11 +31,12 @@ class StageConfig:
 @dataclass
 class DataConfig(StageConfig):
     "Stage 00: which data set, and how it is split."
-    dataset: str = option('synthetic', 'synthetic, hdfs, hdfs-raw, hdfs-2pct, bgl-2k, adfa-ld, or a dataset YAML path')
+    dataset: str = option('synthetic', 'synthetic, synthetic-raw (as raw log lines, with performance faults), hdfs, '
+                          'hdfs-raw, hdfs-2pct, bgl-2k, adfa-ld, or a dataset YAML path')
     data_root: str = option(None, 'root of the real data; None means DEEPLOG_MC_DATA or ../shared/data')
     n_train: int = option(400, 'synthetic: normal sessions in the training pool')
     n_test_normal: int = option(300, 'synthetic: normal sessions in the held-out pool')
-    n_per_type: int = option(40, 'synthetic: anomalous sessions per type')
+    n_per_type: int = option(40, 'synthetic: anomalous sessions per type (synthetic-raw: per performance fault too)')
     mix: str = option('balanced', 'synthetic: balanced or imbalanced type counts')
     noise: float = option(0.05, 'synthetic: chance that a session carries a benign heartbeat event')
     val_frac: float = option(0.1, 'share of the training pool held out as val for early stopping')

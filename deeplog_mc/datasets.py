@@ -4,18 +4,22 @@
 
 # %% ../nbs/06_datasets.ipynb #0a443b47
 from __future__ import annotations
-import os
+import os, tempfile
+from pathlib import Path
 
 import numpy as np
+import yaml
 import pandas as pd
 
-from .core import DataError, resolve_data_root
+from .core import DataError, atomic_write, resolve_data_root
 from .sessions import Dataset, check_unique_ids, read_session_csv, read_session_file, read_templates
-from .synthetic import SYNTHETIC_TEMPLATES, generate_synthetic
+from .synthetic import LOG_FORMAT, SYNTHETIC_TEMPLATES, generate_synthetic, generate_synthetic_log
+from .logs import DEFAULT_MASKS
 from .specs import BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, read_spec
 
 # %% auto #0
-__all__ = ['DATASETS', 'load_hdfs', 'load_hdfs_2pct', 'load_dataset', 'assign_splits', 'data_summary']
+__all__ = ['DATASETS', 'SYNTHETIC_RAW_SPEC', 'load_hdfs', 'load_hdfs_2pct', 'write_synthetic_log', 'load_dataset',
+           'assign_splits', 'data_summary']
 
 # %% ../nbs/06_datasets.ipynb #41cbbcec
 def load_hdfs(root:str|os.PathLike|None=None) -> Dataset:
@@ -44,6 +48,22 @@ def load_hdfs_2pct(root=None, seed:int=0) -> Dataset:
 # %% ../nbs/06_datasets.ipynb #bd05dd5a
 DATASETS = {'hdfs': load_hdfs}
 
+# %% ../nbs/06_datasets.ipynb #a7c08d2d
+SYNTHETIC_RAW_SPEC = {'name': 'synthetic-raw', 'description': 'the synthetic system as raw log lines with parameters',
+                      'sources': [{'path': './synthetic.log', 'format': 'raw', 'role': 'all'}],
+                      'log_format': LOG_FORMAT,
+                      'session': {'by': 'id', 'pattern': r'blk_\d+'}, 'train_fraction': 0.5,
+                      'labels': {'path': './labels.csv', 'id': 'session_id', 'label': 'label', 'type': 'type'},
+                      'parser': {'sim_th': 0.9, 'depth': 4, 'masks': [[r'blk_\d+', 'BLK'], *map(list, DEFAULT_MASKS)]}}
+
+def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
+    "Write the synthetic system's log, labels and description to `folder`; returns the description's path."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    lines, table = generate_synthetic_log(n_per_fault=synthetic.get('n_per_type', 40), seed=seed, **synthetic)
+    atomic_write(folder/'synthetic.log', '\n'.join(lines) + '\n')
+    atomic_write(folder/'labels.csv', table.to_csv(index=False))
+    return atomic_write(folder/'synthetic-raw.yaml', yaml.safe_dump(SYNTHETIC_RAW_SPEC, sort_keys=False))
+
 # %% ../nbs/06_datasets.ipynb #6116d37f
 def _load_described(name:str, root, seed:int) -> Dataset:
     "A built-in or YAML-described data set, with its parser, loading report and description."
@@ -56,15 +76,18 @@ def _load_described(name:str, root, seed:int) -> Dataset:
 
 # %% ../nbs/06_datasets.ipynb #63810da5
 def load_dataset(name:str='synthetic', root:str|os.PathLike|None=None, seed:int=0, **synthetic) -> Dataset:
-    "Load a data set: `synthetic`, `hdfs`, a built-in description (`hdfs-raw`, `hdfs-2pct`, `bgl-2k`) or a YAML file."
+    "Load a data set: `synthetic`, `synthetic-raw`, `hdfs`, a built-in description (`hdfs-raw`, ...) or a YAML."
     if name == 'synthetic':
         return Dataset('synthetic', generate_synthetic(seed=seed, **synthetic), dict(SYNTHETIC_TEMPLATES),
                        meta={'train_sources': ['train']})
+    if name == 'synthetic-raw':
+        with tempfile.TemporaryDirectory() as d:
+            return _load_described(write_synthetic_log(d, seed, **synthetic), root, seed)
     if synthetic: raise ValueError(f"the parameters {', '.join(sorted(synthetic))} are for the synthetic data set only")
     if name in DATASETS: return DATASETS[name](root)
     if name == 'hdfs-2pct': return load_hdfs_2pct(root, seed)
     if name in BUILTIN_SPECS or str(name).endswith(('.yaml', '.yml')): return _load_described(name, root, seed)
-    known = ', '.join(['synthetic', *DATASETS, 'hdfs-2pct', *BUILTIN_SPECS])
+    known = ', '.join(['synthetic', 'synthetic-raw', *DATASETS, 'hdfs-2pct', *BUILTIN_SPECS])
     raise ValueError(f"unknown dataset {name!r}; known: {known} or a dataset YAML file")
 
 # %% ../nbs/06_datasets.ipynb #cdf85b7e

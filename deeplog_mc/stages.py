@@ -56,7 +56,7 @@ def _parsing_metrics(ds) -> dict:
 def prepare_data(run_dir=None, config:DataConfig|None=None, **overrides) -> tuple[pd.DataFrame, Vocab]:
     "Stage 00: load the data set, split it, build the vocabulary; write `data/` and metrics."
     cfg = stage_config(DataConfig, config, **overrides); run = ensure_run_dir(run_dir)
-    synthetic = {k: getattr(cfg, k) for k in SYNTHETIC_FIELDS} if cfg.dataset == 'synthetic' else {}
+    synthetic = {k: getattr(cfg, k) for k in SYNTHETIC_FIELDS} if cfg.dataset in ('synthetic', 'synthetic-raw') else {}
     ds = load_dataset(cfg.dataset, cfg.data_root, seed=cfg.seed, **synthetic)
     df = assign_splits(ds.sessions, ds.meta['train_sources'], val_frac=cfg.val_frac, fit_frac=cfg.fit_frac,
                        seed=cfg.seed)

@@ -12,7 +12,8 @@ from .sessions import make_sessions
 
 # %% auto #0
 __all__ = ['ANOMALY_TYPES', 'IMBALANCED_WEIGHTS', 'AUTH', 'HEARTBEAT', 'ERROR', 'RETRY', 'RARE', 'SYNTHETIC_TEMPLATES',
-           'WORKFLOWS', 'ANOMALY_WORKFLOW', 'type_counts', 'generate_synthetic', 'workflow_edges']
+           'WORKFLOWS', 'ANOMALY_WORKFLOW', 'PERFORMANCE_TYPES', 'LOG_FORMAT', 'type_counts', 'generate_synthetic',
+           'workflow_edges', 'session_lines', 'generate_synthetic_log']
 
 # %% ../nbs/03_synthetic.ipynb #503f670b
 ANOMALY_TYPES = ('rare_event', 'burst', 'chaotic', 'missing_step', 'premature_end', 'retry_storm', 'out_of_order')
@@ -161,3 +162,60 @@ def workflow_edges(workflow:str) -> set[tuple]:
     if workflow not in WORKFLOWS: raise ValueError(f"workflow must be one of {WORKFLOWS}, got {workflow!r}")
     first = min(k for k, _ in _WORKFLOW_BODY[workflow] if isinstance(k, int))
     return {('start', AUTH), ('start', first), (AUTH, first), *_WORKFLOW_BODY[workflow]}
+
+# %% ../nbs/03_synthetic.ipynb #e01a49da
+PERFORMANCE_TYPES = ('slow_step', 'value_out_of_range', 'counter_backwards')
+LOG_FORMAT = '<Date> <Time> <Level> <Component>: <Content>'
+_COMPONENT = {**{k: 'dfs.DataNode' for k in (2, 3, 4, 6, 8, 9, 10, 11, 13, 14, 17, 19, 20, 25)},
+              **{k: 'dfs.FSNamesystem' for k in (1, 5, 7, 12, 15, 16)}, 18: 'auth.Server', 21: 'kernel',
+              22: 'kernel', 23: 'conf.Manager', 24: 'net.Listener'}
+
+# %% ../nbs/03_synthetic.ipynb #75e5eec4
+def _slots(key:int, s:dict, rng) -> list:
+    "Values of the `<*>` slots of `key`'s template in session state `s` (counters advance as events happen)."
+    ip = lambda: f'/10.0.{int(rng.integers(0, 8))}.{int(rng.integers(1, 255))}:50010'
+    if key == 4: s['responder'] += 1
+    if key == 9: s['chunk'] = 0 if s['chunk'] == s.get('back_at') else s['chunk'] + 1
+    if key == 20: s['attempt'] += 1
+    b = s['blk']
+    return {1: [b, s['file']], 2: [b, ip(), ip()], 3: [b, s['size'], ip()], 4: [s['responder'] - 1, b],
+            5: [b, ip(), s['size']], 6: [b], 7: [s['file'], b], 8: [b], 9: [s['chunk'], b, ip()], 10: [s['chunk'], b],
+            11: [b], 12: [b, ip()], 13: [b, ip()], 14: [b, ip()], 15: [b, int(rng.integers(2, 4))], 16: [b],
+            17: [b, s['file']], 18: [ip()], 19: [b, 'java.io.IOException'], 20: [b, s['attempt']], 21: ['setuid'],
+            22: ['nf_conntrack'], 23: ['dfs.replication', 'admin'], 24: [ip()], 25: [ip()]}[key]
+
+# %% ../nbs/03_synthetic.ipynb #6a9082c2
+def session_lines(events, blk:str, start:float, rng, fault:str|None=None) -> list[tuple[float, str]]:
+    "(time, line) for each key of `events` in session `blk` from time `start`, with an optional performance fault."
+    s = {'blk': blk, 'file': f'/user/data/part-{int(rng.integers(0, 10**5)):05d}', 'responder': 0, 'chunk': 0,
+         'attempt': 0, 'size': int(rng.integers(60_000_000, 67_000_000))}
+    if fault == 'value_out_of_range': s['size'] = int(rng.integers(200_000_000, 400_000_000))
+    if fault == 'counter_backwards': s['back_at'] = int(rng.integers(1, max(2, list(events).count(9))))
+    slow = int(rng.integers(1, len(events))) if fault == 'slow_step' and len(events) > 1 else -1
+    out, t = [], start
+    for i, k in enumerate(events):
+        t += float(rng.lognormal(np.log(0.05), 0.25)) * (float(rng.uniform(10, 20)) if i == slow else 1.0)
+        text = SYNTHETIC_TEMPLATES[k]
+        for v in _slots(k, s, rng): text = text.replace('<*>', str(v), 1)
+        if blk not in text: text += f' during {blk}'                # every line names its session
+        stamp = pd.Timestamp('2026-01-01') + pd.Timedelta(seconds=t)
+        out.append((t, f"{stamp:%Y-%m-%d %H:%M:%S}.{stamp.microsecond // 1000:03d} INFO {_COMPONENT[k]}: {text}"))
+    return out
+
+# %% ../nbs/03_synthetic.ipynb #9eb07da0
+def generate_synthetic_log(n_per_fault:int=40, seed:int=0, **synthetic) -> tuple[list[str], pd.DataFrame]:
+    "Log lines of the synthetic system and its performance faults, in time order; and their sessions' labels."
+    df = generate_synthetic(seed=seed, **synthetic); rng = np.random.default_rng([seed, 1])
+    rows = [(ev, int(lab), t, None) for ev, lab, t in zip(df.events, df.label, df.type)]
+    for kind in PERFORMANCE_TYPES:
+        for _ in range(n_per_fault):
+            wf = 'read' if kind == 'counter_backwards' else 'write'
+            ev = _normal_session(rng, wf, noise=0)[0]
+            while kind == 'counter_backwards' and ev.count(9) < 2: ev = _normal_session(rng, wf, noise=0)[0]
+            rows.append((ev, 1, kind, kind))
+    span, lines, table = 0.5 * len(rows), [], []
+    for i, (ev, lab, typ, fault) in enumerate(rows):
+        blk = f'blk_{10**6 + i}'; table.append((blk, lab, typ))
+        lines += session_lines(list(map(int, ev)), blk, start=float(rng.uniform(0, span)), rng=rng, fault=fault)
+    lines.sort(key=lambda x: x[0])
+    return [l for _, l in lines], pd.DataFrame(table, columns=['session_id', 'label', 'type'])

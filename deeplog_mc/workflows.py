@@ -111,7 +111,8 @@ def departure(self:Workflows, session) -> dict|None:
 @patch
 def departures(self:Workflows, sessions) -> pd.DataFrame:
     "One row per session: task, position, source and target of its first step outside the workflows (NA if none)."
-    rows = [self.departure(s) or {} for s in sessions]
+    seqs = [tuple(int(k) for k in s) for s in sessions]; once = {s: self.departure(s) or {} for s in set(seqs)}
+    rows = [once[s] for s in seqs]                              # each distinct sequence is followed once
     return pd.DataFrame(rows, columns=['task', 'position', 'source', 'target']).astype(
         {'task': 'Int64', 'position': 'Int64', 'source': 'string', 'target': 'string'})
 

@@ -122,8 +122,37 @@ def test_prepare_data_writes_the_run_folder(tmp_path):
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: synthetic, hdfs"): prepare_data(tmp_path, dataset='nope')
+    with pytest.raises(ValueError, match="unknown dataset 'nope'; known: synthetic, synthetic-raw, hdfs"): prepare_data(tmp_path, dataset='nope')
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match='HDFS benchmark folder'): prepare_data(tmp_path, dataset='hdfs', data_root=tmp_path/'none')
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_synthetic_raw_log_parses_back_to_the_generators_sessions(seed):
+    "The raw lines go through Drain3 and sessions by block id: one template per generator key, every session whole."
+    import re
+    from deeplog_mc.datasets import load_dataset
+    from deeplog_mc.logs import grouping_accuracy
+    from deeplog_mc.sessions import flatten
+    from deeplog_mc.synthetic import PERFORMANCE_TYPES, generate_synthetic_log
+    sizes = dict(n_train=200, n_test_normal=100, n_per_type=10)
+    ds = load_dataset('synthetic-raw', seed=seed, **sizes)
+    gen = generate_synthetic(seed=seed, **sizes)
+    df = ds.sessions.assign(n=ds.sessions.session_id.str[4:].astype(int) - 10**6)
+    order = df[df.n < len(gen)].sort_values('n')
+    assert len(order) == len(gen) and len(df) == len(gen) + 10 * len(PERFORMANCE_TYPES)
+    parsed, _ = flatten(list(order.events)); truth, _ = flatten(list(gen.events.iloc[order.n.to_numpy()]))
+    assert grouping_accuracy(truth, parsed) == 1.0 and len(ds.templates) == len(np.unique(truth))
+    assert (order.type.fillna('') == gen.type.fillna('').to_numpy()).all()
+    assert df.type.value_counts()[list(PERFORMANCE_TYPES)].tolist() == [10] * 3
+    lines, table = generate_synthetic_log(n_per_fault=10, seed=seed, **sizes)
+    kind = dict(zip(table.session_id, table.type.fillna('normal')))
+    seen = {'value_out_of_range': [], 'normal': []}
+    for l in lines:
+        for v in re.findall(r'of size (\d+)', l):
+            k = kind[re.search(r'blk_\d+', l).group(0)]
+            if k in seen: seen[k].append(int(v))
+    assert seen['normal'] and seen['value_out_of_range']
+    assert min(seen['value_out_of_range']) > 2 * max(seen['normal'])    # the fault lies far outside the normal range
