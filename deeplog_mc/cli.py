@@ -101,12 +101,13 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'new-type', 'parity', 'variants',
-                                    'parsing'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'new-type', 'parameters', 'parity',
+                                    'variants', 'parsing'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
                         "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
                         "workflows: the workflows recovered on the typing benchmark's sets; "
                         "new-type: a held-out type promoted by feedback --label; "
+                        "parameters: the parameter-value model on synthetic-raw; "
                         "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run; "
                         'parsing: the parser against plain Drain3 on raw-log sets')
     p.add_argument('--run', help='the run folder that parity and variants study')
@@ -123,6 +124,12 @@ def _study(args):
         if not args.run: raise ValueError(f'study {args.name} needs --run RUN_FOLDER')
         fn = paper_parity if args.name == 'parity' else variant_comparison
         print(fn(args.run, out=args.out or f'results/{args.name}.json').round(4).to_string()); return
+    if args.name == 'parameters':
+        from deeplog_mc.studies import parameter_study
+        seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
+        res = parameter_study(seeds, out=args.out or 'results/parameters.json', runs_dir=args.runs_dir,
+                              preset=args.preset)
+        print(results_table(res)); return
     if args.name == 'parsing':
         from deeplog_mc.bench import parse_study
         sets = args.datasets.split(',') if args.datasets else ['hdfs-raw', 'bgl-2k']

@@ -15,7 +15,9 @@ from .core import DataError, atomic_write, resolve_data_root
 from .sessions import Dataset, check_unique_ids, read_session_csv, read_session_file, read_templates
 from .synthetic import LOG_FORMAT, SYNTHETIC_TEMPLATES, generate_synthetic, generate_synthetic_log
 from .logs import DEFAULT_MASKS
-from .specs import BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, read_spec
+from .values import event_values
+from .specs import (BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, read_spec,
+                              read_spec_lines)
 
 # %% auto #0
 __all__ = ['DATASETS', 'SYNTHETIC_RAW_SPEC', 'load_hdfs', 'load_hdfs_2pct', 'write_synthetic_log', 'load_dataset',
@@ -52,7 +54,8 @@ DATASETS = {'hdfs': load_hdfs}
 SYNTHETIC_RAW_SPEC = {'name': 'synthetic-raw', 'description': 'the synthetic system as raw log lines with parameters',
                       'sources': [{'path': './synthetic.log', 'format': 'raw', 'role': 'all'}],
                       'log_format': LOG_FORMAT,
-                      'session': {'by': 'id', 'pattern': r'blk_\d+'}, 'train_fraction': 0.5,
+                      'session': {'by': 'id', 'pattern': r'blk_\d+', 'time_field': ['Date', 'Time'],
+                                  'time_format': '%Y-%m-%d %H:%M:%S.%f'}, 'train_fraction': 0.5,
                       'labels': {'path': './labels.csv', 'id': 'session_id', 'label': 'label', 'type': 'type'},
                       'parser': {'sim_th': 0.9, 'depth': 4, 'masks': [[r'blk_\d+', 'BLK'], *map(list, DEFAULT_MASKS)]}}
 
@@ -65,12 +68,24 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
     return atomic_write(folder/'synthetic-raw.yaml', yaml.safe_dump(SYNTHETIC_RAW_SPEC, sort_keys=False))
 
 # %% ../nbs/06_datasets.ipynb #6116d37f
+def _values(spec:dict, root, sessions:pd.DataFrame) -> tuple:
+    "The event values of a data set whose sessions are log lines grouped by id, and what became of them."
+    sess = spec.get('session') or {}
+    lines = any(s.get('format') in ('raw', 'structured', 'table') for s in spec['sources'])
+    if sess.get('by', 'id') != 'id' or not lines:
+        return None, 'none: sessions are not log lines grouped by id'
+    try: v = event_values(read_spec_lines(spec, root), sess, sessions)
+    except DataError as e: return None, f'none: {e}'
+    return v, f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with values" + \
+        ('' if sess.get('time_field') else ', no time field')
+
 def _load_described(name:str, root, seed:int) -> Dataset:
     "A built-in or YAML-described data set, with its parser, loading report and description."
     spec = BUILTIN_SPECS.get(name) or read_spec(name)
     ds, parser, report = load_spec(spec, root, seed=seed)
     g = check_grouping(spec, root)
     ds.parser = parser; ds.report = {**report, **({'grouping': g} if g else {})}
+    ds.values, ds.report['values'] = _values(spec, root, ds.sessions)
     ds.meta['spec'] = spec                   # kept in data/meta.json: how to read new logs of this data set
     return ds
 

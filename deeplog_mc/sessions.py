@@ -235,6 +235,7 @@ class Dataset:
     meta: dict = field(default_factory=dict)
     parser: object = None                      # the log parser of a raw-log data set (saved with the run)
     report: dict = field(default_factory=dict) # what loading found: malformed lines, parse time, ...
+    values: object = None                      # per-event parameter values and time deltas (`values.EventValues`)
 
 # %% ../nbs/02_sessions.ipynb #b7561aa6
 PAD, UNK, EOS = 0, 1, 2

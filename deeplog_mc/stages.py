@@ -19,6 +19,7 @@ from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_fea
 from .detector import RULES, DeepLog, EventScores, NGramBaseline
 from .features import DeviationFeatures
 from .workflows import write_workflows
+from .params import write_parameter_model
 from .clustering import AnomalyClusterer
 from .naming import (cluster_names, mark_session, nearest_types, profile_clusters, read_cluster_mapping,
                                type_card)
@@ -47,7 +48,7 @@ def _parsing_metrics(ds) -> dict:
     out = {'lines': rep.get('lines'), 'seconds': rep.get('parse_seconds'),
            'malformed': sum(s['malformed'] for s in rep.get('sources', [])),
            'malformed_examples': [e for s in rep.get('sources', []) for e in s['malformed_examples']][:5],
-           'templates': len(ds.templates), 'sessions': rep.get('sessions')}
+           'templates': len(ds.templates), 'sessions': rep.get('sessions'), 'values': rep.get('values')}
     if 'grouping' in rep:
         out.update(grouping_accuracy=rep['grouping']['grouping_accuracy'], grouping_check=rep['grouping'])
     return out
@@ -64,6 +65,8 @@ def prepare_data(run_dir=None, config:DataConfig|None=None, **overrides) -> tupl
     save_sessions(df, run/'data'/'sessions.parquet')
     vocab.save(run/'data'/'vocab.json')
     if ds.parser is not None: ds.parser.save(run/'data'/'parser.json')
+    if ds.values is not None: ds.values.save(run/'data'/'event_values.npz')
+    else: (run/'data'/'event_values.npz').unlink(missing_ok=True)
     if ds.report: update_metrics(run, 'parsing', _parsing_metrics(ds))
     from deeplog_mc.core import write_json
     write_json(run/'data'/'meta.json', {'dataset': ds.name, **ds.meta})
@@ -142,6 +145,8 @@ def train_base_model(run_dir, config:DetectorConfig|None=None, verbose:bool=Fals
                'test_sessions': {'normal': int((y_test == 0).sum()), 'anomalous': int((y_test == 1).sum())}}
     model.save(run/'models'/'base_model')
     update_metrics(run, 'detection', metrics); write_workflows(run, cfg.workflow_support)
+    write_parameter_model(run, max_epochs=cfg.max_epochs, patience=cfg.patience, fpr=cfg.value_fpr, seed=cfg.seed,
+                          labels=cfg.selection == 'fit')
     return model, metrics
 
 # %% ../nbs/17_stages.ipynb #638b42b1

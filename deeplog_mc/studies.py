@@ -11,15 +11,17 @@ import numpy as np
 import pandas as pd
 
 from .core import read_json, resolve_data_root, write_json
-from .config import DetectorConfig
+from .config import PRESETS, DataConfig, DetectorConfig
+from .synthetic import PERFORMANCE_TYPES
 from .sessions import read_session_file
 from .run import load_sessions
 from .evaluation import detection_metrics
-from .stages import make_detector, stage_config, train_classifier
+from .stages import make_detector, prepare_data, stage_config, train_base_model, train_classifier
 from .runner import run_pipeline
 
 # %% auto #0
-__all__ = ['SUMMARY', 'summary', 'pipeline_study', 'results_table', 'render_readme', 'paper_parity', 'variant_comparison']
+__all__ = ['SUMMARY', 'summary', 'pipeline_study', 'parameter_study', 'results_table', 'render_readme', 'paper_parity',
+           'variant_comparison']
 
 # %% ../nbs/22_studies.ipynb #b52780b1
 def _get(d:dict, path:str):
@@ -57,6 +59,22 @@ def pipeline_study(datasets=('synthetic', 'hdfs'), seeds=(0,), out='results/pipe
     res = {'study': 'pipeline', 'preset': preset, 'params': params or {}, 'rows': rows}
     write_json(out, res)
     return res
+
+# %% ../nbs/22_studies.ipynb #fc4911a2
+def parameter_study(seeds=(0, 1, 2), out='results/parameters.json', runs_dir='runs/studies', preset:str='full',
+                    log=print) -> dict:
+    "Per seed: the parameter-value model's test FPR and recall per performance fault, and the key model's recall."
+    rows, sizes = [], {k: v for k, v in PRESETS[preset].items() if k in ('n_train', 'n_test_normal', 'n_per_type')}
+    epochs = {k: v for k, v in PRESETS[preset].items() if k in ('max_epochs', 'patience')}
+    for seed in seeds:
+        t0 = time.time(); run = Path(runs_dir)/f'synthetic-raw-s{seed}'
+        prepare_data(run, DataConfig(dataset='synthetic-raw', seed=seed, **sizes))
+        train_base_model(run, DetectorConfig(seed=seed, **epochs))
+        t = read_json(run/'metrics.json')['parameters']['test']
+        rows.append({'seed': seed, 'fpr': t['fpr'], **{k: t['recall_by_type'][k] for k in PERFORMANCE_TYPES},
+                     **{f'{k} (key model)': t['recall_key_model_only'][k] for k in PERFORMANCE_TYPES}})
+        log(f'synthetic-raw seed {seed}: {time.time() - t0:.0f} s')
+    res = {'study': 'parameters', 'preset': preset, 'rows': rows}; write_json(out, res); return res
 
 # %% ../nbs/22_studies.ipynb #7d7c9c36
 def results_table(res:dict, columns=None) -> str:
