@@ -23,7 +23,7 @@ from .run import load_sessions, update_metrics
 from .detector import DeepLog, EventScores
 
 # %% auto #0
-__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model']
+__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model', 'recall_table']
 
 # %% ../nbs/30_params.ipynb #bd2e54dd
 class ValueLSTM(nn.Module):
@@ -62,17 +62,22 @@ def _key_index(self:ParameterModel, sessions) -> np.ndarray:
     i = np.searchsorted(self.keys_, flat).clip(0, max(len(self.keys_) - 1, 0))
     return np.where((len(self.keys_) > 0) & (self.keys_[i] == flat), i, len(self.keys_))
 
+# %% ../nbs/30_params.ipynb #18388a37
+def _moments(E:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Per column of `E`: how many finite entries, their mean and their spread (1 where there is none)."
+    n = np.isfinite(E).sum(0)
+    with warnings.catch_warnings():                                # columns without a finite entry give NaN
+        warnings.simplefilter('ignore', RuntimeWarning); mu, sd = np.nanmean(E, 0), np.nanstd(E, 0)
+    return n, np.where(n > 0, mu, 0.0), np.where(sd > 1e-9, sd, 1.0)
+
 # %% ../nbs/30_params.ipynb #d4aa8f13
 @patch
 def _standardise(self:ParameterModel, k:np.ndarray, R:np.ndarray, learn:bool=False) -> np.ndarray:
     "Rows `R` of keys `k` standardised per key and column (learnt when `learn`), clipped to +-50."
     if learn:
         n = len(self.keys_) + 1; self.mean_ = np.zeros((n, R.shape[1])); self.scale_ = np.ones((n, R.shape[1]))
-        with np.errstate(all='ignore'):
-            for i in range(n):
-                rows = R[k == i] if i < n - 1 else R
-                mu, sd = np.nanmean(rows, 0), np.nanstd(rows, 0)
-                self.mean_[i] = np.where(np.isfinite(mu), mu, 0); self.scale_[i] = np.where(sd > 1e-9, sd, 1)
+        for i in range(n):
+            _, self.mean_[i], self.scale_[i] = _moments(R[k == i] if i < n - 1 else R)
     return np.clip((R - self.mean_[k]) / self.scale_[k], -50, 50)
 
 # %% ../nbs/30_params.ipynb #5798543a
@@ -141,13 +146,6 @@ def fpr_threshold(scores:np.ndarray, fpr:float, confidence:float=0.95) -> float:
     x = np.arange(n)                                  # sessions left above the threshold s[x]
     ok = stats.beta.ppf(confidence, x + 1, np.maximum(n - x, 1)) <= fpr
     return float(s[x[ok].max()]) if ok.any() else float(s[0])
-
-def _moments(E:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Per column of `E`: how many finite entries, their mean and their spread (1 where there is none)."
-    n = np.isfinite(E).sum(0)
-    with warnings.catch_warnings():                                # columns without a finite entry give NaN
-        warnings.simplefilter('ignore', RuntimeWarning); mu, sd = np.nanmean(E, 0), np.nanstd(E, 0)
-    return n, np.where(n > 0, mu, 0.0), np.where(sd > 1e-9, sd, 1.0)
 
 @patch
 def _calibrate(self:ParameterModel, k, E, offsets):
@@ -235,3 +233,11 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
                     'recall_key_model_only': _recall_by_type(key.astype(bool), df, test),
                     'recall_either': _recall_by_type(flags | key.astype(bool), df, test)}}
     update_metrics(run, 'parameters', out); return out
+
+# %% ../nbs/30_params.ipynb #f0e1db2d
+def recall_table(metrics:dict) -> pd.DataFrame|None:
+    "Per true type: test recall of the parameter model, of the key model and of either, from a run's metrics."
+    t = (metrics.get('parameters') or {}).get('test')
+    if not t: return None
+    return pd.DataFrame({'parameter model': t['recall_by_type'], 'key model': t['recall_key_model_only'],
+                         'either': t['recall_either']}).rename_axis('true type').round(3)

@@ -45,6 +45,8 @@ def overview(metrics:dict) -> pd.DataFrame:
         t = wf.get('test', {})
         add('workflows', 'test sessions leaving them: normal / anomalous',
             f"{fmt(t.get('normal_leaving'))} / {fmt(t.get('anomalous_leaving'))}")
+    if (p := metrics.get('parameters')) and p.get('test'):
+        add('parameters', 'test false-positive rate of the value and timing model', fmt(p['test'].get('fpr')))
     if typ := metrics.get('typing'):
         add('types', 'anomaly types found', typ.get('skipped') or typ.get('k'))
     if (c := metrics.get('classifier')) and c.get('skipped'): add('classifier', 'classifier', c['skipped'])
