@@ -15,7 +15,7 @@ from .core import DataError, atomic_write, resolve_data_root
 from .sessions import Dataset, check_unique_ids, read_session_csv, read_session_file, read_templates
 from .synthetic import LOG_FORMAT, SYNTHETIC_TEMPLATES, generate_synthetic, generate_synthetic_log
 from .logs import DEFAULT_MASKS
-from .values import event_values
+from .values import event_lines, event_values, session_line_index
 from .specs import (BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, read_spec,
                               read_spec_lines)
 
@@ -69,15 +69,17 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
 
 # %% ../nbs/06_datasets.ipynb #6116d37f
 def _values(spec:dict, root, sessions:pd.DataFrame) -> tuple:
-    "The event values of a data set whose sessions are log lines grouped by id, and what became of them."
+    "Event values and source lines of a data set whose sessions are log lines grouped by id, and what was found."
     sess = spec.get('session') or {}
     lines = any(s.get('format') in ('raw', 'structured', 'table') for s in spec['sources'])
     if sess.get('by', 'id') != 'id' or not lines:
-        return None, 'none: sessions are not log lines grouped by id'
-    try: v = event_values(read_spec_lines(spec, root), sess, sessions)
-    except DataError as e: return None, f'none: {e}'
-    return v, f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with values" + \
-        ('' if sess.get('time_field') else ', no time field')
+        return None, None, 'none: sessions are not log lines grouped by id'
+    try:
+        lines = read_spec_lines(spec, root); index = session_line_index(lines, sess, sessions)
+        v = event_values(lines, sess, sessions, index=index)
+    except DataError as e: return None, None, f'none: {e}'
+    return v, event_lines(lines, index), f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with " \
+        'values' + ('' if sess.get('time_field') else ', no time field')
 
 def _load_described(name:str, root, seed:int) -> Dataset:
     "A built-in or YAML-described data set, with its parser, loading report and description."
@@ -85,7 +87,7 @@ def _load_described(name:str, root, seed:int) -> Dataset:
     ds, parser, report = load_spec(spec, root, seed=seed)
     g = check_grouping(spec, root)
     ds.parser = parser; ds.report = {**report, **({'grouping': g} if g else {})}
-    ds.values, ds.report['values'] = _values(spec, root, ds.sessions)
+    ds.values, ds.lines, ds.report['values'] = _values(spec, root, ds.sessions)
     ds.meta['spec'] = spec                   # kept in data/meta.json: how to read new logs of this data set
     return ds
 

@@ -15,7 +15,7 @@ from .core import DataError
 
 # %% auto #0
 __all__ = ['number_repeats', 'describe_key', 'key_label', 'profile_clusters', 'read_cluster_mapping', 'cluster_names',
-           'nearest_types', 'mark_session', 'type_card']
+           'nearest_types', 'mark_session', 'mark_raw', 'type_card']
 
 # %% ../nbs/13_naming.ipynb #b957ce4a
 def number_repeats(names, keep=None) -> list[str]:
@@ -139,11 +139,21 @@ def mark_session(events, deviates, templates:dict, limit:int=30, width:int=80) -
     keys, dev = [f'E{int(k)}' for k in events] + ['end'], np.asarray(deviates, bool)
     if len(dev) != len(keys): raise ValueError(f'{len(keys) - 1} events and the end, but {len(dev)} verdicts')
     text = lambda k: '<end of session>' if k == 'end' else f'{k:<6} {key_label(k, templates, width)}'.rstrip()
-    lines = [f"{'»' if d else ' '} {text(k)}" for k, d in zip(keys, dev)]
+    return _window([f"{'»' if d else ' '} {text(k)}" for k, d in zip(keys, dev)], dev, limit)
+
+def _window(lines:list, dev:np.ndarray, limit:int) -> list[str]:
+    "At most `limit` of `lines`, from a few before the first marked one, with how many were left out."
     start = max(0, min(int(dev.argmax()) - 5, len(lines) - limit)) if dev.any() else 0
     end = min(len(lines), start + limit)
     return ([f'  … {start} events before'] if start else []) + lines[start:end] + \
            ([f'  … {len(lines) - end} more'] if end < len(lines) else [])
+
+# %% ../nbs/13_naming.ipynb #6206df6e
+def mark_raw(lines:pd.DataFrame, deviates, limit:int=30, width:int=160) -> list[str]:
+    "Lines `» line N: message` of one session's events (» where the model did not expect the event)."
+    dev = np.asarray(deviates, bool)[:len(lines)]
+    text = [f"{'»' if d else ' '} line {n}: {str(t)[:width]}" for n, t, d in zip(lines.line, lines.text, dev)]
+    return _window(text, dev, limit)
 
 # %% ../nbs/13_naming.ipynb #a0d4022c
 def _keys_text(keys:list) -> str:
@@ -166,4 +176,6 @@ def type_card(profile:dict, n_anomalies:int, nearest:tuple|None=None, example:di
     if example:
         lines += ['', f"Example, session {example['session_id']} (» marks what the model did not expect):", '',
                   '```', *example['lines'], '```']
+        if example.get('raw'): lines += ['', 'The same session in the log (line number in its file):', '',
+                                         '```', *example['raw'], '```']
     return '\n'.join(lines)

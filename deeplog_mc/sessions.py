@@ -236,6 +236,7 @@ class Dataset:
     parser: object = None                      # the log parser of a raw-log data set (saved with the run)
     report: dict = field(default_factory=dict) # what loading found: malformed lines, parse time, ...
     values: object = None                      # per-event parameter values and time deltas (`values.EventValues`)
+    lines: object = None                       # per-event source line: number and message (`values.event_lines`)
 
 # %% ../nbs/02_sessions.ipynb #b7561aa6
 PAD, UNK, EOS = 0, 1, 2

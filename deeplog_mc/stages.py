@@ -21,8 +21,8 @@ from .features import DeviationFeatures
 from .workflows import write_workflows
 from .params import write_parameter_model
 from .clustering import AnomalyClusterer
-from .naming import (cluster_names, mark_session, nearest_types, profile_clusters, read_cluster_mapping,
-                               type_card)
+from .naming import (cluster_names, mark_raw, mark_session, nearest_types, profile_clusters,
+                               read_cluster_mapping, type_card)
 from .classifier import EnhancedDeepLogModel
 from .evaluation import (classifier_metrics, cluster_type_map, detection_errors, detection_metrics,
                                    error_summary, mapped_macro_f1, typing_baseline, typing_metrics)
@@ -65,8 +65,10 @@ def prepare_data(run_dir=None, config:DataConfig|None=None, **overrides) -> tupl
     save_sessions(df, run/'data'/'sessions.parquet')
     vocab.save(run/'data'/'vocab.json')
     if ds.parser is not None: ds.parser.save(run/'data'/'parser.json')
+    for name, keep in (('event_values.npz', ds.values), ('event_lines.parquet', ds.lines)):   # raw logs only
+        if keep is None: (run/'data'/name).unlink(missing_ok=True)
     if ds.values is not None: ds.values.save(run/'data'/'event_values.npz')
-    else: (run/'data'/'event_values.npz').unlink(missing_ok=True)
+    if ds.lines is not None: write_parquet(ds.lines, run/'data'/'event_lines.parquet')
     if ds.report: update_metrics(run, 'parsing', _parsing_metrics(ds))
     from deeplog_mc.core import write_json
     write_json(run/'data'/'meta.json', {'dataset': ds.name, **ds.meta})
@@ -221,12 +223,15 @@ def write_type_cards(run, df:pd.DataFrame, fit_m:np.ndarray, clu:AnomalyClustere
     dev = DeviationFeatures.load(run/'models'/'features.json').deviates(sc)
     row = {str(s): i for i, s in enumerate(df.session_id)}; near = nearest_types(clu.centers_)
     name = {p['cluster']: p.get('final_name', p['name']) for p in profiles}; cards = []
+    lp = run/'data'/'event_lines.parquet'             # raw-log runs: each event's source line
+    raw = pd.read_parquet(lp).sort_values(['session_id', 'position']).groupby('session_id') if lp.is_file() else None
     for p in profiles:
         c, ex = p['cluster'], None
         if p.get('nearest'):
             sid = p['nearest'][0]['session_id']; i = row[str(sid)]
             ex = {'session_id': sid, 'lines': mark_session(df.events.iloc[i], dev[sc.offsets[i]:sc.offsets[i + 1]],
                                                            templates)}
+            if raw is not None: ex['raw'] = mark_raw(raw.get_group(str(sid)), dev[sc.offsets[i]:sc.offsets[i + 1]])
         other = (near[c][0], name.get(near[c][0], '?'), near[c][1]) if c in near else None
         cards.append(type_card(p, n_anomalies=int(fit_m.sum()), nearest=other, example=ex))
     text = '\n\n'.join([f'# {len(profiles)} anomaly types', *cards]) + '\n'

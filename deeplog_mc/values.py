@@ -17,7 +17,7 @@ from .core import DataError, atomic_write
 from .logs import sessions_by_id
 
 # %% auto #0
-__all__ = ['NUMBER', 'line_values', 'line_times', 'EventValues', 'event_values']
+__all__ = ['NUMBER', 'line_values', 'line_times', 'EventValues', 'session_line_index', 'event_values', 'event_lines']
 
 # %% ../nbs/29_values.ipynb #a33f100e
 NUMBER = re.compile(r'(?<![\w./:-])[-+]?\d+(?:\.\d+)?(?![\w./:-])')
@@ -83,8 +83,8 @@ def select(self:EventValues, session_ids) -> EventValues:
                        values=self.values[take], dt=self.dt[take])
 
 # %% ../nbs/29_values.ipynb #8b58a33d
-def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_values:int=8) -> EventValues:
-    "Values and time deltas of every event of `sessions` (grouped by id as `session` says) from their `lines`."
+def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
+    "The ids of `sessions`, the row in `lines` of each of their events (session by session) and the offsets."
     ids, members, _, _ = sessions_by_id(lines, np.arange(len(lines)), pattern=session.get('pattern'),
                                         column=session.get('column'), return_members=True)
     by_id = dict(zip(ids, members)); want = sessions.session_id.astype(str).tolist()
@@ -93,9 +93,23 @@ def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_va
             got = str(len(by_id.get(sid, ())))
             raise DataError('data set lines', f'{n} lines for session {sid!r}, one per event', got=got)
     idx = np.concatenate([by_id[s] for s in want]) if want else np.zeros(0, int)
-    offsets = np.concatenate([[0], np.cumsum([len(by_id[s]) for s in want])]).astype(np.int64)
+    return want, idx, np.concatenate([[0], np.cumsum([len(by_id[s]) for s in want])]).astype(np.int64)
+
+def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_values:int=8,
+                 index:tuple|None=None) -> EventValues:
+    "Values and time deltas of every event of `sessions` (grouped by id as `session` says) from their `lines`."
+    want, idx, offsets = index or session_line_index(lines, session, sessions)
     t = line_times(lines, session['time_field'], session.get('time_format'))[idx] if session.get('time_field') \
         else np.full(len(idx), np.nan)
     dt = np.diff(t, prepend=np.nan); dt[offsets[:-1][np.diff(offsets) > 0]] = np.nan   # none before a first event
     return EventValues(session_id=np.array(want), offsets=offsets,
                        values=line_values(lines.Content.to_numpy()[idx], max_values), dt=dt)
+
+# %% ../nbs/29_values.ipynb #ff80583d
+def event_lines(lines:pd.DataFrame, index:tuple) -> pd.DataFrame:
+    "Per event (`session_line_index`): session id, position in the session, line number in its file, message."
+    want, idx, offsets = index; n = np.diff(offsets)
+    number = lines.LineId.to_numpy() if 'LineId' in lines else np.arange(1, len(lines) + 1)
+    return pd.DataFrame({'session_id': np.repeat(np.asarray(want, object), n).astype(str),
+                         'position': np.concatenate([np.arange(k) for k in n]) if len(n) else np.zeros(0, int),
+                         'line': number[idx].astype(np.int64), 'text': lines.Content.to_numpy()[idx].astype(str)})

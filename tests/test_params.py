@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deeplog_mc.core import DataError
@@ -46,3 +47,15 @@ def test_damaged_model_files_are_refused(raw_run, tmp_path):
     with pytest.raises(DataError, match='a parameter model written by'): ParameterModel.load(tmp_path/'pm')
     (tmp_path/'v.npz').write_bytes(b'not a npz')
     with pytest.raises(DataError, match='event values written by stage 00'): EventValues.load(tmp_path/'v.npz')
+
+
+def test_type_cards_of_a_raw_log_run_show_the_source_lines(raw_run):
+    from deeplog_mc.stages import cluster_anomalies, extract_features
+    extract_features(raw_run); cluster_anomalies(raw_run, baselines=False)
+    cards = (raw_run/'models'/'type_cards.md').read_text()
+    lines = pd.read_parquet(raw_run/'data'/'event_lines.parquet')
+    assert cards.count('The same session in the log') == cards.count('### Type ')
+    shown = [l for l in cards.splitlines() if l[2:7] == 'line ']
+    assert shown and all(' blk_' in l for l in shown)             # every source line names its block
+    n, text = shown[0][7:].split(': ', 1)
+    assert text in set(lines.text[lines.line == int(n)])
