@@ -26,7 +26,8 @@ def read_type_labels(path, sessions:pd.DataFrame) -> pd.DataFrame:
     for ln, r in _read_csv_rows(path, ['session_id', 'type']):
         sid, name = (r['session_id'] or '').strip(), (r['type'] or '').strip()
         if sid not in split: raise DataError(path, 'the id of a session of this run', line=ln, got=sid)
-        if split[sid] == 'test': raise DataError(path, 'a session outside test (never trained on)', line=ln, got=sid)
+        if split[sid] in ('test', 'val'):           # test is never trained on; val stays normal for calibration
+            raise DataError(path, 'a session outside test and val', line=ln, got=sid)
         if sid in seen: raise DataError(path, f'each session once, but {sid!r} is on line {seen[sid]}', line=ln)
         if not name or name in ('normal', 'unknown'):
             raise DataError(path, "a type name other than 'normal' and 'unknown'", line=ln, got=name)
@@ -39,10 +40,13 @@ def relabel(labels:pd.DataFrame, type_labels:pd.DataFrame|None=None, renames:dic
     "A copy of stage 03's `labels` with `renames` ({old: new}) and the operator's `type_labels` applied."
     cl = labels.copy(); cl['operator'] = cl['operator'] if 'operator' in cl else False
     ids = lambda: dict(zip(cl.cluster_name[cl.cluster >= 0], cl.cluster[cl.cluster >= 0]))
+    have, names = ids(), cl.cluster_name.copy()                   # every rename reads the labels as they were
     for old, new in (renames or {}).items():
-        have = ids()
         if old not in have: raise ValueError(f'no type named {old!r} to rename; types: {sorted(have)}')
-        m = cl.cluster_name == old; cl.loc[m, 'cluster'] = have.get(new, have[old]); cl.loc[m, 'cluster_name'] = new
+        if new in ('normal', 'unknown'): raise ValueError(f"a type cannot be renamed {new!r}")
+        m = (names == old).fillna(False).to_numpy(bool)
+        merge = new in have and new not in renames                # onto a type that keeps its name: one type
+        cl.loc[m, 'cluster'] = have[new] if merge else have[old]; cl.loc[m, 'cluster_name'] = new
     if type_labels is not None and len(type_labels):
         row = pd.Series(np.arange(len(cl)), index=cl.session_id.astype(str))
         for name, g in type_labels.groupby('type', sort=False):
@@ -93,6 +97,8 @@ def feedback(run_dir, labels=None, renames:dict|None=None, verbose:bool=False) -
     run = Path(run_dir); df, _, _ = load_sessions(run); cl = load_cluster_labels(run, df)
     tl = read_type_labels(labels, df) if labels is not None else None
     if tl is None and not renames: raise ValueError('feedback needs labels (a CSV file) or renames')
+    skipped = ((read_json(run/'metrics.json', {}) or {}).get('typing') or {}).get('skipped')
+    if skipped: raise ValueError(f'{run}: stage 03 found no types ({skipped}); rerun it before giving feedback')
     new = relabel(cl, tl, renames); before = set(cl.cluster_name.dropna())
     step = save_step(run, {'labels': str(labels) if labels else None, 'renames': renames or {},
                            'labelled_sessions': 0 if tl is None else len(tl)})

@@ -215,7 +215,7 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
     "Fit, save and measure the parameter-value model of a raw-log run (`labels`: calibrate on normal fit sessions too)."
 
     run = Path(run_dir); p = run/'data'/'event_values.npz'
-    if not p.is_file(): return None
+    if not p.is_file(): update_metrics(run, 'parameters', None); return None      # none, nor one left from before
     df, _, _ = load_sessions(run); ev = EventValues.load(p); part = lambda s: df[df.split == s]
     sel = lambda d: (list(d.events), ev.select(d.session_id))
     model = ParameterModel(max_epochs=max_epochs, patience=patience, fpr=fpr, random_state=seed)

@@ -37,6 +37,9 @@ def line_times(lines:pd.DataFrame, field:str|list, time_format:str|None=None) ->
     missing = [f for f in fields if f not in lines]
     if missing: raise DataError('data set session', f'time fields {fields} in the lines', got=f'no {missing[0]!r}')
     col = lines[fields[0]] if len(fields) == 1 else lines[fields].astype(str).agg(' '.join, axis=1)
+    secs = pd.to_numeric(col, errors='coerce') if time_format is None and not \
+        pd.api.types.is_datetime64_any_dtype(col) else None
+    if secs is not None and secs.notna().all(): return secs.to_numpy(np.float64)    # epoch seconds
     t = col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col, format=time_format, errors='coerce')
     if time_format is None and t.isna().any():                       # lines whose layout differs from the first's
         t = t.fillna(pd.to_datetime(col[t.isna()], format='mixed', errors='coerce'))

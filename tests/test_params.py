@@ -39,7 +39,7 @@ def test_performance_faults_are_caught_and_normal_sessions_pass(raw_run):
 
 def test_a_run_without_raw_lines_has_no_parameter_model(quick_pipeline):
     m = json.loads((quick_pipeline/'metrics.json').read_text())
-    assert 'parameters' not in m and not (quick_pipeline/'data'/'event_values.npz').exists()
+    assert m['parameters'] is None and not (quick_pipeline/'data'/'event_values.npz').exists()
 
 
 def test_damaged_model_files_are_refused(raw_run, tmp_path):
