@@ -80,9 +80,10 @@ def undo(run_dir) -> dict:
     shutil.rmtree(d); return what
 
 # %% ../nbs/28_feedback.ipynb #35cb6f5b
-def new_type_figures(run_dir, name:str, labelled:pd.DataFrame) -> dict:
+def new_type_figures(run_dir, name:str, labelled:pd.DataFrame, sessions:pd.DataFrame|None=None) -> dict:
     "Accuracy on `test` of a promoted type `name`: the share of its true type's test sessions given `name`."
-    run = Path(run_dir); df, _, _ = load_sessions(run); true = df.set_index(df.session_id.astype(str)).type
+    run = Path(run_dir); df = sessions if sessions is not None else load_sessions(run)[0]
+    true = df.set_index(df.session_id.astype(str)).type
     t = true.reindex(labelled.session_id.astype(str)).dropna()
     if t.empty: return {'name': name, 'true_type': None, 'accuracy': None, 'test_sessions': 0}
     tt = t.value_counts().index[0]; pred = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
@@ -106,7 +107,7 @@ def feedback(run_dir, labels=None, renames:dict|None=None, verbose:bool=False) -
     params = (read_json(run/'params.json', {}) or {}).get('stages', {}).get('04_multiclass', {})
     _, m = train_classifier(run, ClassifierConfig(**params), verbose=verbose)
     promoted = sorted(set(tl.type) - before) if tl is not None else []
-    figs = [new_type_figures(run, n, tl[tl.type == n]) for n in promoted]
+    figs = [new_type_figures(run, n, tl[tl.type == n], sessions=df) for n in promoted]
     if figs: update_metrics(run, 'new_type', figs[0] if len(figs) == 1 else figs)
     out = {'step': step.name, 'promoted': promoted, 'new_type': figs, 'classes': m.get('classes'),
            'macro_f1_true': (m.get('test') or {}).get('macro_f1_true')}

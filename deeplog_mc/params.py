@@ -4,7 +4,7 @@
 
 # %% ../nbs/30_params.ipynb #cf8dcd98
 from __future__ import annotations
-import warnings
+import io, warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from scipy import stats
 from sklearn.utils.validation import check_is_fitted
 
-from .core import DataError, read_json, seed_everything, write_json
+from .core import DataError, atomic_write, read_json, seed_everything, write_json
 from .nets import load_torch_state, save_torch, train_loop
 from .values import EventValues
 from .run import load_sessions, update_metrics
@@ -167,8 +167,9 @@ def _event_z(self:ParameterModel, k, E) -> np.ndarray:
 @patch
 def _session_max(self:ParameterModel, z, offsets) -> np.ndarray:
     "Largest event score per session (-inf for a session without values)."
-    z = np.where(np.isfinite(z), z, -np.inf)
-    return np.array([z[a:b].max() if b > a else -np.inf for a, b in zip(offsets[:-1], offsets[1:])])
+    z, out = np.where(np.isfinite(z), z, -np.inf), np.full(len(offsets) - 1, -np.inf); full = np.diff(offsets) > 0
+    if full.any(): out[full] = np.maximum.reduceat(z, offsets[:-1][full])     # as EventScores does per session
+    return out
 
 # %% ../nbs/30_params.ipynb #baaab915
 @patch
@@ -213,7 +214,6 @@ def _recall_by_type(flags, df, test) -> dict:
 def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=0.01, seed:int=0,
                           labels:bool=True) -> dict|None:
     "Fit, save and measure the parameter-value model of a raw-log run (`labels`: calibrate on normal fit sessions too)."
-
     run = Path(run_dir); p = run/'data'/'event_values.npz'
     if not p.is_file(): update_metrics(run, 'parameters', None); return None      # none, nor one left from before
     df, _, _ = load_sessions(run); ev = EventValues.load(p); part = lambda s: df[df.split == s]
@@ -223,7 +223,8 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
     model.fit(*sel(part('train')), *sel(part('val')), calib_sessions=calib[0], calib_values=calib[1])
     model.save(run/'models'/'parameter_model')
     allv = ev.select(df.session_id); z = model.event_scores(list(df.events), allv)
-    np.savez(run/'scores'/'parameter_scores.npz', offsets=allv.offsets, z=z, threshold=model.threshold_)
+    buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, z=z, threshold=model.threshold_)
+    atomic_write(run/'scores'/'parameter_scores.npz', buf.getvalue())
     flags = model._session_max(z, allv.offsets) > model.threshold_
     key = DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
     test = (df.split == 'test').to_numpy(); normal = test & (df.label == 0).to_numpy()

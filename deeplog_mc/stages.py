@@ -223,8 +223,10 @@ def write_type_cards(run, df:pd.DataFrame, fit_m:np.ndarray, clu:AnomalyClustere
     dev = DeviationFeatures.load(run/'models'/'features.json').deviates(sc)
     row = {str(s): i for i, s in enumerate(df.session_id)}; near = nearest_types(clu.centers_)
     name = {p['cluster']: p.get('final_name', p['name']) for p in profiles}; cards = []
-    lp = run/'data'/'event_lines.parquet'             # raw-log runs: each event's source line
-    raw = pd.read_parquet(lp).sort_values(['session_id', 'position']).groupby('session_id') if lp.is_file() else None
+    lp = run/'data'/'event_lines.parquet'
+    ids = [str(p['nearest'][0]['session_id']) for p in profiles if p.get('nearest')]
+    raw = pd.read_parquet(lp, filters=[('session_id', 'in', ids)]).sort_values(['session_id', 'position']) \
+        .groupby('session_id') if lp.is_file() and ids else None          # raw-log runs: the examples' source lines
     for p in profiles:
         c, ex = p['cluster'], None
         if p.get('nearest'):

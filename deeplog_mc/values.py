@@ -80,10 +80,9 @@ def select(self:EventValues, session_ids) -> EventValues:
     miss = next((s for s in ids if s not in row), None)
     if miss is not None: raise DataError('data/event_values.npz', 'the values of every session of the run', got=miss)
     idx = np.array([row[s] for s in ids], int); n = np.diff(self.offsets)[idx]
-    take = [np.arange(self.offsets[i], self.offsets[i + 1]) for i in idx]
-    take = np.concatenate(take) if take else np.zeros(0, int)
-    return EventValues(session_id=np.array(ids), offsets=np.concatenate([[0], np.cumsum(n)]),
-                       values=self.values[take], dt=self.dt[take])
+    off = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    take = np.repeat(self.offsets[idx] - off[:-1], n) + np.arange(off[-1])     # each event's row, session by session
+    return EventValues(session_id=np.array(ids), offsets=off, values=self.values[take], dt=self.dt[take])
 
 # %% ../nbs/29_values.ipynb #8b58a33d
 def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
@@ -114,5 +113,5 @@ def event_lines(lines:pd.DataFrame, index:tuple) -> pd.DataFrame:
     want, idx, offsets = index; n = np.diff(offsets)
     number = lines.LineId.to_numpy() if 'LineId' in lines else np.arange(1, len(lines) + 1)
     return pd.DataFrame({'session_id': np.repeat(np.asarray(want, object), n).astype(str),
-                         'position': np.concatenate([np.arange(k) for k in n]) if len(n) else np.zeros(0, int),
+                         'position': np.arange(offsets[-1]) - np.repeat(offsets[:-1], n),
                          'line': number[idx].astype(np.int64), 'text': lines.Content.to_numpy()[idx].astype(str)})

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .core import DataError, read_json, write_json, write_parquet
-from .run import load_sessions, update_metrics
+from .run import check_session_rows, load_sessions, update_metrics
 from .naming import key_label
 
 # %% auto #0
@@ -153,7 +153,8 @@ def write_workflows(run_dir, support:float=0.99) -> dict:
 # %% ../nbs/27_workflows.ipynb #f388930a
 def leaving_steps(run_dir, top:int=10) -> pd.DataFrame:
     "The `top` most frequent first steps out of the workflows among anomalous `test` sessions, with template text."
-    run = Path(run_dir); df, vocab, _ = load_sessions(run); dep = pd.read_parquet(run/'scores'/'departures.parquet')
+    run = Path(run_dir); df, vocab, _ = load_sessions(run); p = run/'scores'/'departures.parquet'
+    dep = check_session_rows(pd.read_parquet(p), df, p)
     m = ((df.split == 'test') & (df.label == 1)).to_numpy() & dep.task.notna().to_numpy()
     name = lambda k: key_label(k if k in (START, END) else f'E{k}', vocab.templates, width=48)
     c = dep[m].groupby(['source', 'target']).size().sort_values(ascending=False, kind='stable').head(top)
