@@ -101,12 +101,13 @@ def _bench(args):
 
 # %% ../nbs/23_cli.ipynb #18556442
 def _add_study(p):
-    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'new-type', 'parameters', 'parity',
-                                    'variants', 'parsing'],
+    p.add_argument('name', choices=['pipeline', 'typing', 'classifier', 'workflows', 'new-type', 'false-positives',
+                                    'parameters', 'parity', 'variants', 'parsing'],
                    help='pipeline: the pipeline per data set and seed; typing: the typing benchmark with ablations; '
                         "classifier: stage 04's rules switched off one at a time on the typing benchmark's sets; "
                         "workflows: the workflows recovered on the typing benchmark's sets; "
                         "new-type: a held-out type promoted by feedback --label; "
+                        "false-positives: half of fit's false positives given as feedback --false-positives; "
                         "parameters: the parameter-value model on synthetic-raw; "
                         "parity: DeepLog's own HDFS files on --run; variants: the classifier's variants on --run; "
                         'parsing: the parser against plain Drain3 on raw-log sets')
@@ -135,14 +136,14 @@ def _study(args):
         sets = args.datasets.split(',') if args.datasets else ['hdfs-raw', 'bgl-2k']
         res = parse_study(sets, out=args.out or 'results/parsing.json')
         print(results_table(res, res['columns'])); return
-    if args.name in ('typing', 'classifier', 'workflows', 'new-type'):
-        from deeplog_mc.typing_bench import (TYPING_SETS, classifier_study, new_type_study, typing_study,
-                                             workflow_study)
+    if args.name in ('typing', 'classifier', 'workflows', 'new-type', 'false-positives'):
+        from deeplog_mc.typing_bench import (TYPING_SETS, classifier_study, false_positive_study, new_type_study,
+                                             typing_study, workflow_study)
         default = ['synthetic', 'synthetic-imbalanced', 'hdfs'] if args.name == 'new-type' else list(TYPING_SETS)
         sets = args.datasets.split(',') if args.datasets else default
         seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
         study = {'typing': typing_study, 'classifier': classifier_study, 'workflows': workflow_study,
-                 'new-type': new_type_study}[args.name]
+                 'new-type': new_type_study, 'false-positives': false_positive_study}[args.name]
         print(results_table(study(sets, seeds, runs_root=args.runs_dir + '/typing'))); return
     seeds = [int(s) for s in (args.seeds or '0').split(',')]
     res = pipeline_study((args.datasets or 'synthetic,hdfs').split(','), seeds,
@@ -184,15 +185,23 @@ def _watch(args):
 
 # %% ../nbs/23_cli.ipynb #c19db0d5
 def _add_feedback(p):
-    p.add_argument('run', help='a run folder holding stages 00-03')
+    p.add_argument('run', help='a run folder holding stages 00-03 (00-01 for --false-positives)')
+    p.add_argument('--false-positives', metavar='FILE',
+                   help='CSV with session_id: flagged sessions an operator marks normal; the model stops flagging them')
+    p.add_argument('--max-recall-loss', type=float, default=0.005,
+                   help="--false-positives: share of fit's detected anomalies its rules may clear (labels mode)")
     p.add_argument('--label', help='CSV with session_id,type: sessions an operator typed (a new name promotes a type)')
     p.add_argument('--rename', action='append', default=[], metavar='OLD=NEW',
                    help='rename type OLD to NEW (merged when NEW exists); repeatable')
     p.add_argument('--undo', action='store_true', help='take back the newest feedback step')
 
 def _feedback(args):
-    from deeplog_mc.feedback import feedback, undo
+    from deeplog_mc.feedback import false_positive_feedback, feedback, undo
     if args.undo: print('undone:', json.dumps(undo(args.run))); return
+    if args.false_positives:
+        if args.label or args.rename: raise ValueError('--false-positives is a step of its own: no --label or --rename')
+        print(json.dumps(false_positive_feedback(args.run, args.false_positives, args.max_recall_loss), indent=1))
+        return
     bad = [r for r in args.rename if r.count('=') != 1 or not all(s.strip() for s in r.split('='))]
     if bad: raise ValueError(f'--rename takes OLD=NEW, got {bad[0]!r}')
     out = feedback(args.run, labels=args.label, renames=dict(r.split('=') for r in args.rename))
@@ -208,7 +217,7 @@ COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', 
             'readme': ("fill README's study tables from results/*.json", _add_readme, _readme),
             'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report),
             'watch': ('follow a live log (file or stdin) and type each session as it closes', _add_watch, _watch),
-            'feedback': ('apply operator type labels and renames, retrain stage 04; --undo takes a step back',
+            'feedback': ('mark false positives normal, or apply type labels and renames; --undo takes a step back',
                          _add_feedback, _feedback)}
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from .nets import NextKeyLSTM, load_torch_state, save_torch, session_windows, tr
 
 # %% auto #0
 __all__ = ['RULES', 'LOGP_TOL', 'EventScores', 'session_score', 'rule_threshold', 'choose_threshold_val', 'choose_threshold_fit',
-           'DeepLog', 'NGramBaseline']
+           'DeepLog', 'match_exemptions', 'NGramBaseline']
 
 # %% ../nbs/10_detector.ipynb #2c4dedae
 @dataclass
@@ -205,7 +205,7 @@ def fit(self:DeepLog, sessions, val_sessions=None, vocab:Vocab|None=None):
     val = self._pairs(val_sessions) if val_sessions is not None and len(val_sessions) else None
     gen = torch.Generator().manual_seed(self.random_state)
     self.n_train_pairs_, self.n_unique_pairs_ = int(C.sum()), len(C)
-    self.rule_, self.g_, self.threshold_ = self.rule, self.g, self.threshold
+    self.rule_, self.g_, self.threshold_, self.exemptions_ = self.rule, self.g, self.threshold, []
     def evaluate():
         tr = self._loss(W, T, C)
         return {'train_loss': tr, 'val_loss': self._loss(*val) if val is not None else tr}
@@ -244,6 +244,15 @@ def _pair_ranks(logp_u:np.ndarray, # log-probabilities after each unique window
                                 for i in range(0, len(up), step)])
     return lp_pair, rank_pair, pinv
 
+# %% ../nbs/10_detector.ipynb #5a1973a3
+def match_exemptions(rules, # (k, last k keys, key) in model ids
+                     windows:np.ndarray, keys:np.ndarray) -> np.ndarray:
+    "Which (window, next key) pairs a rule matches: the window ends with the rule's k keys, then comes its key."
+    ex = np.zeros(len(keys), bool); h = windows.shape[1]
+    for k, tail, key in rules or []:
+        ex |= (keys == key) & (windows[:, h - k:] == np.asarray(tail, windows.dtype)).all(1)
+    return ex
+
 # %% ../nbs/10_detector.ipynb #6163772a
 @patch
 def score_events(self:DeepLog, sessions) -> EventScores:
@@ -257,10 +266,11 @@ def score_events(self:DeepLog, sessions) -> EventScores:
     uw, inv, _ = unique_rows(W, len(self.vocab_))
     logp_u = self._log_probs(uw)
     lp_pair, rank_pair, pinv = _pair_ranks(logp_u, inv, T)
-    unseen = T == UNK
-    return EventScores(offsets=toff, target=T, logp=lp_pair[pinv].astype(np.float64),
-                       rank=np.where(unseen, len(self.vocab_), rank_pair[pinv]), top1=logp_u.argmax(1)[inv],
-                       window_id=inv, n_unique_windows=len(uw))
+    unseen = T == UNK                                          # an exempted event counts as fully expected:
+    ok = match_exemptions(getattr(self, 'exemptions_', []), W, T) & ~unseen
+    return EventScores(offsets=toff, target=T, logp=np.where(ok, 0.0, lp_pair[pinv]),
+                       rank=np.where(unseen, len(self.vocab_), np.where(ok, 0, rank_pair[pinv])),
+                       top1=logp_u.argmax(1)[inv], window_id=inv, n_unique_windows=len(uw))
 
 # %% ../nbs/10_detector.ipynb #2e529843
 @patch
@@ -332,6 +342,14 @@ def calibrate(self:DeepLog, rule:str, mode:str, val_scores:EventScores|None=None
     self.rule_ = rule
     return {'rule': rule, 'param': self.param_, 'mode': mode, 'fit_f1': f1}
 
+# %% ../nbs/10_detector.ipynb #903ef2ca
+@patch
+def flag_events(self:DeepLog, scores:EventScores) -> np.ndarray:
+    "Which scored positions the decision flags: rank >= g (topg), or p < threshold or an unseen key (prob)."
+    self._check()
+    if self.rule_ == 'topg': return scores.rank >= self.g_
+    return -np.where(scores.unseen, -np.inf, scores.logp) > rule_threshold('prob', self.threshold_)
+
 # %% ../nbs/10_detector.ipynb #9c74f305
 _FORMAT, _FORMAT_V1 = 'deeplog-mc/base-model/2', 'deeplog-mc/base-model/1'
 
@@ -341,7 +359,9 @@ def save(self:DeepLog, path) -> Path:
     self._check()
     return save_torch(path, self.net_, {'format': _FORMAT, 'params': self.get_params(),
                                         'decision': {'rule': self.rule_, 'g': self.g_, 'threshold': self.threshold_},
-                                        'vocab': self.vocab_.to_dict(), 'history': self.history_})
+                                        'vocab': self.vocab_.to_dict(), 'history': self.history_,
+                                        'exemptions': [[int(k), [int(i) for i in tail], int(key)]
+                                                       for k, tail, key in getattr(self, 'exemptions_', [])]})
 
 # %% ../nbs/10_detector.ipynb #172fa992
 def _read_base_config(path) -> dict:
@@ -359,6 +379,7 @@ def load(cls:DeepLog, path) -> DeepLog:
     cfg = _read_base_config(path.with_suffix('.json'))
     m = cls(**cfg['params']); m.vocab_ = Vocab.from_dict(cfg['vocab']); m.history_ = cfg.get('history', [])
     m.rule_, m.g_, m.threshold_ = (cfg['decision'][k] for k in ('rule', 'g', 'threshold'))
+    m.exemptions_ = [(k, list(tail), key) for k, tail, key in cfg.get('exemptions', [])]
     if m.history_: m.best_epoch_ = int(np.argmin([h['val_loss'] for h in m.history_])) + 1
     m.net_ = load_torch_state(NextKeyLSTM(len(m.vocab_), emb_dim=m.emb_dim, hidden=m.hidden, layers=m.layers),
                               path, 'DeepLog.save')

@@ -15,21 +15,21 @@ from .core import read_json, write_json, write_parquet
 from .config import DataConfig, DetectorConfig, PRESETS, TypingConfig
 from .sessions import event_count_matrix, flatten
 from .run import feature_columns, load_features, load_sessions
-from .detector import DeepLog
+from .detector import DeepLog, EventScores
 from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
 from .workflows import write_workflows
-from .feedback import feedback
+from .feedback import false_positive_feedback, feedback
 from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_features, prepare_data,
                                train_base_model, train_classifier, typing_clusterer)
 
 # %% auto #0
-__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling', 'typing_variants',
-           'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study', 'classifier_variants',
-           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study',
-           'workflow_study', 'new_type_study']
+__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling',
+           'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study',
+           'classifier_variants', 'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation',
+           'classifier_study', 'workflow_study', 'new_type_study', 'false_positive_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -290,3 +290,36 @@ def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0,
     rows, meta = over_runs(_new_type_row, sets, seeds, runs_root=runs_root, log=log)
     res = {**meta, 'rows': [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
     write_json(Path(out_dir)/'new_type.json', res); return res
+
+# %% ../nbs/24_typing_bench.ipynb #113f3570
+FP_BUDGETS = (0.0, 0.005, 0.01)
+
+def _false_positive_rows(run, seed:int=0) -> list[dict]:
+    "Half of the fit split's false positives marked normal, on a copy of `run`, at each of `FP_BUDGETS`."
+    run = Path(run); df, _, _ = load_sessions(run)
+    model = DeepLog.load(run/'models'/'base_model.pt')
+    flagged = model.predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+    fp = df.session_id[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (flagged == 1)].to_numpy()
+    given = fp[np.random.default_rng(seed).permutation(len(fp))[:len(fp) // 2]]; rows = []
+    keep = lambda d, names: [n for n in names if n not in ('data', 'models', 'scores', 'metrics.json')]
+    for budget in FP_BUDGETS:
+        dest = run.with_name(run.name + '-fp'); shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(run, dest, ignore=lambda d, names: keep(d, names) if Path(d) == run else [])
+        p = dest/'false_positives.csv'; pd.DataFrame({'session_id': given}).to_csv(p, index=False)
+        out = false_positive_feedback(dest, p, budget)
+        rows.append({'max_recall_loss': budget, 'fit_fp': len(fp), 'given': len(given),
+                     **{k: out[k] for k in ('rules', 'fp_before', 'fp_after', 'recall_before', 'recall_after')}})
+        shutil.rmtree(dest)
+    return rows
+
+def false_positive_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
+                         log=print) -> dict:
+    "Per set and recall budget: false-positive feedback's test figures, the means over `seeds`."
+    rows, meta = over_runs(_false_positive_rows, sets, seeds, runs_root=runs_root, log=log)
+    df = pd.DataFrame(rows); df['recall_loss'] = df.recall_before - df.recall_after
+    df['halved'] = (df.fp_after <= df.fp_before / 2) & (df.recall_loss <= 0.01)
+    g = df.drop(columns='seed').groupby(['set', 'max_recall_loss'], sort=False)
+    out = g.mean().round(4).reset_index(); out.insert(2, 'seeds', g.size().to_numpy())
+    res = {**meta, 'rows': out.astype(object).where(out.notna(), None).to_dict('records'),
+           'runs': df.astype(object).where(df.notna(), None).to_dict('records')}
+    write_json(Path(out_dir)/'false_positives.json', res); return res

@@ -1,4 +1,4 @@
-"Operator feedback from the command line: a new type promoted from labels, renames, undo, bad input."
+"Operator feedback from the command line: false positives, a new type promoted from labels, renames, undo, bad input."
 import json, shutil, subprocess, sys
 from pathlib import Path
 
@@ -60,3 +60,47 @@ def test_bad_labels_are_refused_and_nothing_changes(run, tmp_path, text, message
 def test_nothing_to_undo_and_a_bad_rename_are_errors(run):
     r = cli('feedback', run, '--undo'); assert r.returncode == 2 and 'no feedback step to undo' in r.stderr
     r = cli('feedback', run, '--rename', 'oops'); assert r.returncode == 2 and 'OLD=NEW' in r.stderr
+
+
+def test_false_positives_stop_being_flagged_and_undo_takes_it_back(run, tmp_path):
+    from deeplog_mc.detector import DeepLog, EventScores
+    df, _, _ = load_sessions(run)
+    model, scores = DeepLog.load(run/'models'/'base_model.pt'), EventScores.load(run/'scores'/'event_scores.npz')
+    fp = df[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (model.predict(scores=scores) == 1)]
+    assert len(fp), 'the quick run should have false positives on fit'
+    saved = {f: (run/f).read_bytes() for f in ('models/base_model.json', 'scores/event_scores.npz', 'metrics.json')}
+    p = tmp_path/'fp.csv'; fp[['session_id']].to_csv(p, index=False)
+    r = cli('feedback', run, '--false-positives', p)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout); m = json.loads((run/'metrics.json').read_text())['feedback']
+    assert m['fp_after'] == out['fp_after'] <= out['fp_before'] and out['sessions'] == len(fp)
+    assert out['sessions_flagged_after'] < out['sessions_flagged_before'] == len(fp)
+    again = DeepLog.load(run/'models'/'base_model.pt')
+    assert len(again.exemptions_) == out['rules'] > 0
+    assert again.predict(fp.events).sum() == out['sessions_flagged_after']
+    r = cli('feedback', run, '--undo')
+    assert r.returncode == 0, r.stderr
+    assert all((run/f).read_bytes() == b for f, b in saved.items())
+
+
+def test_false_positives_refuse_test_sessions_and_mixed_steps(run, tmp_path):
+    df, _, _ = load_sessions(run)
+    p = tmp_path/'fp.csv'; df[df.split == 'test'][['session_id']].head(2).to_csv(p, index=False)
+    r = cli('feedback', run, '--false-positives', p)
+    assert r.returncode == 2 and 'line 2: expected a session outside test and val' in r.stderr, r.stderr
+    r = cli('feedback', run, '--false-positives', p, '--rename', 'a=b')
+    assert r.returncode == 2 and 'a step of its own' in r.stderr, r.stderr
+    assert not (run/'feedback').exists()
+
+
+def test_default_recall_budget_is_the_largest_studied_within_the_recall_line():
+    "README's claim about --max-recall-loss, read off results/false_positives.json."
+    from deeplog_mc.cli import build_parser
+    from deeplog_mc.typing_bench import FP_BUDGETS
+    res = json.loads((Path(__file__).parents[1]/'results'/'false_positives.json').read_text())
+    runs = pd.DataFrame(res['runs'])
+    assert sorted(runs.max_recall_loss.unique()) == sorted(FP_BUDGETS) and runs.set.nunique() >= 4
+    worst = runs.groupby('max_recall_loss').recall_loss.max()
+    within = [b for b in FP_BUDGETS if worst[b] <= 0.01]
+    default = build_parser().parse_args(['feedback', 'run']).max_recall_loss
+    assert default == max(within)
