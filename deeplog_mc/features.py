@@ -28,14 +28,14 @@ def key_names(vocab:Vocab) -> list[str]:
 MECHANISM_FEATURES = ('dev_repeat_share', 'dev_alternate_share', 'dev_expected_later_share',
                       'dev_expected_absent_share', 'dev_expected_end_share', 'dev_unseen_share', 'dev_distinct_share',
                       'dev_persistence', 'dev_span_rel')
-FEATURE_GROUPS = ('scalar', 'mechanism', 'surprise', 'expected', 'count', 'events')
+FEATURE_GROUPS = ('scalar', 'mechanism', 'surprise', 'expected', 'count', 'events', 'values')
 
 # %% ../nbs/11_features.ipynb #fe375106
 def feature_group(col:str) -> str:
     "The group (one of `FEATURE_GROUPS`) a feature column belongs to."
     col = str(col)
-    for pre, g in (('surprise_', 'surprise'), ('expected_', 'expected'), ('count_', 'count'), ('events_', 'events')):
-        if col.startswith(pre): return g
+    for g in FEATURE_GROUPS[2:]:
+        if col.startswith(g + '_'): return g
     return 'mechanism' if col in MECHANISM_FEATURES else 'scalar'
 
 # %% ../nbs/11_features.ipynb #8d74690f
@@ -77,9 +77,9 @@ def _length_stats(lengths:np.ndarray) -> tuple[float, float]:
 
 # %% ../nbs/11_features.ipynb #455c311e
 @patch
-def fit(self:DeviationFeatures, model:DeepLog, train_sessions, extra_sessions=()):
-    "Fit on the normal training sessions; `extra_sessions` (e.g. `fit`, labels unused) only widen the key bags."
-    model._check()
+def fit(self:DeviationFeatures, model:DeepLog, train_sessions, extra_sessions=(), value_threshold:float|None=None):
+    "Fit on normal training sessions; `extra_sessions` only widen the key bags; `value_threshold`: see `values_*`."
+    model._check(); self.value_threshold_ = value_threshold
     self.model_vocab_, self.rule_, self.g_ = model.vocab_, model.rule_, int(model.g_)
     more = [flatten(list(s))[0] for s in (train_sessions, extra_sessions) if len(s)]
     self.vocab_ = Vocab(np.unique(np.concatenate([model.vocab_.keys] + more)), model.vocab_.templates)
@@ -103,7 +103,8 @@ def get_feature_names_out(self:DeviationFeatures, input_features=None) -> list[s
     "The names of the columns of `transform`, in order."
     k = key_names(self.vocab_)[1:]                      # every id of the feature vocabulary but padding
     bags = [f'surprise_{n}' for n in k] + [f'expected_{n}' for n in k]
-    return _FIXED + bags + [f'count_{n}' for n in k if n != 'end']
+    vals = ['values_value', 'values_time'] + [f'values_{n}' for n in k[2:]]      # real keys only
+    return _FIXED + bags + [f'count_{n}' for n in k if n != 'end'] + (vals if self.value_threshold_ is not None else [])
 
 # %% ../nbs/11_features.ipynb #2d26397c
 @patch(as_prop=True)
@@ -237,15 +238,30 @@ def _key_bags(fx:DeviationFeatures, e:_Events, counts:np.ndarray) -> dict:
         if j != EOS: f[f'count_{names[j]}'] = counts[:, j] / np.maximum(e.m - 1, 1)
     return f
 
+# %% ../nbs/11_features.ipynb #4e70d8af
+def _value_features(fx:DeviationFeatures, e:_Events, parts) -> dict:
+    "`values_value`, `values_time`, `values_<key>`."
+    X, K, t = np.zeros((e.n, 2)), np.zeros((e.n, e.V)), fx.value_threshold_
+    if parts is not None and len(e.flat):
+        parts = np.asarray(parts, np.float64)
+        if parts.shape != (len(e.flat), 2): raise ValueError(f'value parts of {len(e.flat)} events, got {parts.shape}')
+        x = np.log1p(np.maximum(np.nan_to_num(parts, nan=-np.inf) - t, 0) / max(abs(t), 1.0))
+        es = np.repeat(np.arange(e.n), np.diff(e.eoff))
+        for j in (0, 1): np.maximum.at(X[:, j], es, x[:, j])
+        np.maximum.at(K, (es, e.ids), x.max(1))
+    names = key_names(fx.vocab_)
+    return {'values_value': X[:, 0], 'values_time': X[:, 1]} | {f'values_{names[j]}': K[:, j] for j in range(3, e.V)}
+
 # %% ../nbs/11_features.ipynb #ad80fbe1
 @patch
-def transform(self:DeviationFeatures, sessions, scores:EventScores) -> pd.DataFrame:
-    "One row of named features per session, from its key sequence and its event scores."
+def transform(self:DeviationFeatures, sessions, scores:EventScores, value_parts=None) -> pd.DataFrame:
+    "One row of named features per session, from its key sequence, its event scores and its `value_parts`."
     e = _events(self, sessions, scores)
     counts = _key_counts(e)
     f = _length_features(self, e) | _deviation_counts(self, scores, e) | _surprise_features(scores, e)
     f |= _position_features(scores, e)
     f |= _mechanism_features(e, f) | _pattern_features(self, sessions, e, counts=counts) | _key_bags(self, e, counts)
+    if self.value_threshold_ is not None: f |= _value_features(self, e, value_parts)
     return pd.DataFrame({k: np.asarray(f[k], np.float64) for k in self.get_feature_names_out()})
 
 # %% ../nbs/11_features.ipynb #d520b355
@@ -253,6 +269,7 @@ def transform(self:DeviationFeatures, sessions, scores:EventScores) -> pd.DataFr
 def to_dict(self:DeviationFeatures) -> dict:
     "The fitted state as a JSON-ready dict."
     return {'format': 'deeplog-mc/features/1', 'rule': self.rule_, 'g': self.g_, 'threshold': self.threshold_,
+            'value_threshold': self.value_threshold_,
             'vocab': self.vocab_.to_dict(), 'model_vocab': self.model_vocab_.to_dict(),
             'train_lengths': self.train_lengths_.tolist(),
             'ngrams': {str(n): v.tolist() for n, v in self.ngrams_.seen_.items()},
@@ -270,6 +287,7 @@ def load(cls:DeviationFeatures, path) -> DeviationFeatures:
     "Read a state written by `save`; a missing or foreign file is a DataError naming it."
     d = read_config(path, 'deeplog-mc/features/1', 'a deviation-feature state')
     self = cls(); self.rule_, self.g_, self.threshold_ = d['rule'], d['g'], d['threshold']
+    self.value_threshold_ = d.get('value_threshold')
     self.vocab_, self.model_vocab_ = Vocab.from_dict(d['vocab']), Vocab.from_dict(d['model_vocab'])
     self.train_lengths_ = np.asarray(d['train_lengths'], np.int64)
     self.len_mean_, self.len_std_ = _length_stats(self.train_lengths_)

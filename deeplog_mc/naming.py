@@ -52,25 +52,30 @@ def key_label(key:str, templates:dict, width:int=40) -> str:
 
 # %% ../nbs/13_naming.ipynb #4cd624ed
 def _auto_name(top_s:list, top_e:list, early:float, ran_on:float, deviations:float,
-               templates:dict|None=None) -> str:
-    "An automatic name from the surprising keys `top_s`, the missed keys `top_e` and the end behaviour."
+               templates:dict|None=None, values:tuple|None=None) -> str:
+    "A name from the surprising keys `top_s`, the missed keys `top_e`, the end, and `values` ('slow'|'values', keys)."
     label = lambda top: ', '.join(key_label(k, templates or {}) for k, _ in top[:2])
     parts = []
     if top_e: parts.append('missing: ' + label(top_e))
     if top_s: parts.append('extra: ' + label(top_s))
     if early >= 0.5: parts.append('ends early')
     if ran_on >= 0.5: parts.append('runs on')
+    if not parts and values and values[1]:
+        parts.append(('slow at: ' if values[0] == 'slow' else 'unusual values at: ') + label(values[1]))
     if not parts: parts.append('no deviation' if deviations < 0.5 else 'scattered deviations')
     return '; '.join(parts)
 
 # %% ../nbs/13_naming.ipynb #323b0699
-def _profile(c:int, G:pd.DataFrame, sur:list, exp_:list, templates:dict, n_keys:int) -> dict:
-    "Size, surprising and missed keys, end behaviour, length and name of cluster `c` with the feature rows `G`."
+def _profile(c:int, G:pd.DataFrame, sur:list, exp_:list, templates:dict, n_keys:int, val:list=()) -> dict:
+    "Size, surprising, missed and out-of-range keys, end behaviour, length and name of cluster `c` (feature rows `G`)."
     top_s, top_e = _top_keys(G, sur, n_keys), _top_keys(G, exp_, n_keys, skip=('unseen',))
+    top_v = _top_keys(G, list(val), n_keys)
+    slow = 'values_time' in G and G.values_time.mean() > G.values_value.mean()
     early, ran_on = float(G.ended_early.mean()), float(G.ran_on.mean())
     keys = lambda top: [{'key': k, 'text': describe_key(k, templates), 'per_session': v} for k, v in top]
-    name = _auto_name(top_s, top_e, early=early, ran_on=ran_on, deviations=G.dev_count.mean(), templates=templates)
-    return {'cluster': c, 'size': len(G), 'name': name,
+    name = _auto_name(top_s, top_e, early=early, ran_on=ran_on, deviations=G.dev_count.mean(), templates=templates,
+                      values=('slow' if slow else 'values', top_v))
+    return {'cluster': c, 'size': len(G), 'name': name, 'values_out_of_range': keys(top_v),
             'surprising': keys(top_s), 'expected_missing': keys(top_e), 'ended_early': early, 'ran_on': ran_on,
             'reordered': float(G.dev_expected_later_share.mean()) if 'dev_expected_later_share' in G else None,
             'mean_len': float(G.len.mean()), 'mean_deviations': float(G.dev_count.mean())}
@@ -90,11 +95,12 @@ def profile_clusters(F:pd.DataFrame, labels:np.ndarray, sessions=None, distances
     templates = templates or {}
     sur = [c for c in F.columns if c.startswith('surprise_')]
     exp_ = [c for c in F.columns if c.startswith('expected_')]
+    val = [c for c in F.columns if c.startswith('values_E')]
     out = []
     for c in range(int(labels.max()) + 1 if len(labels) else 0):
         mem = labels == c
         if not mem.any(): continue
-        prof = _profile(c, F[mem], sur=sur, exp_=exp_, templates=templates, n_keys=n_keys)
+        prof = _profile(c, F[mem], sur=sur, exp_=exp_, templates=templates, n_keys=n_keys, val=val)
         if sessions is not None and distances is not None:
             prof['nearest'] = _nearest_sessions(F, mem, c, sessions=sessions, distances=distances,
                                                 n_examples=n_examples)
@@ -156,10 +162,10 @@ def mark_raw(lines:pd.DataFrame, deviates, limit:int=30, width:int=160) -> list[
     return _window(text, dev, limit)
 
 # %% ../nbs/13_naming.ipynb #a0d4022c
-def _keys_text(keys:list) -> str:
-    "The keys of a profile with their template text and mean count per session, or `none`."
+def _keys_text(keys:list, how:str='{:.1f} per session') -> str:
+    "The keys of a profile with their template text and mean figure (count per session), or `none`."
     text = lambda k: ' '.join(re.sub(r'<\*>', ' ', k['text']).split())           # without the parameter slots
-    return '; '.join(f"{text(k)} ({k['per_session']:.1f} per session)" for k in keys) or 'none'
+    return '; '.join(f"{text(k)} ({how.format(k['per_session'])})" for k in keys) or 'none'
 
 def type_card(profile:dict, n_anomalies:int, nearest:tuple|None=None, example:dict|None=None) -> str:
     "One type as Markdown: name, size, the events it adds and misses, its order and end, nearest type, an example."
@@ -172,6 +178,8 @@ def type_card(profile:dict, n_anomalies:int, nearest:tuple|None=None, example:di
              f"- **adds** (events the model did not expect there): {_keys_text(p['surprising'])}",
              f"- **misses** (events the model expected instead): {_keys_text(p['expected_missing'])}",
              f"- **order and end**: {order}"]
+    if p.get('values_out_of_range'):
+        lines.append(f"- **values or timing out of range** at: {_keys_text(p['values_out_of_range'], 'excess {:.1f}')}")
     if nearest: lines.append(f"- **nearest type**: {nearest[0]} ({nearest[1]}), centre distance {nearest[2]:.2f}")
     if example:
         lines += ['', f"Example, session {example['session_id']} (» marks what the model did not expect):", '',

@@ -23,7 +23,8 @@ from .run import load_sessions, update_metrics
 from .detector import DeepLog, EventScores
 
 # %% auto #0
-__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model', 'recall_table']
+__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model', 'parameter_scores', 'flagged_sessions',
+           'recall_table']
 
 # %% ../nbs/30_params.ipynb #bd2e54dd
 class ValueLSTM(nn.Module):
@@ -158,11 +159,16 @@ def _calibrate(self:ParameterModel, k, E, offsets):
     self.threshold_ = fpr_threshold(self._session_max(self._event_z(k, E), offsets), self.fpr)
 
 @patch
-def _event_z(self:ParameterModel, k, E) -> np.ndarray:
-    "Per event: the largest of its values' errors, each in its key's normal spreads (NaN without values)."
+def _parts(self:ParameterModel, k, E) -> np.ndarray:
+    "Per event: the largest error of its values, and its time delta's, in its key's normal spreads (NaN if absent)."
     z = (E - self.err_mean_[k]) / self.err_scale_[k]
-    top = np.where(np.isfinite(z), z, -np.inf).max(1) if z.shape[1] else np.full(len(z), -np.inf)
-    return np.where(np.isfinite(top), top, np.nan)
+    top = np.where(np.isfinite(z[:, :-1]), z[:, :-1], -np.inf).max(1, initial=-np.inf)
+    return np.column_stack([np.where(np.isfinite(top), top, np.nan), z[:, -1]])
+
+@patch
+def _event_z(self:ParameterModel, k, E) -> np.ndarray:
+    "Per event: the larger of its two parts (NaN without values)."
+    return np.fmax(*self._parts(k, E).T)
 
 @patch
 def _session_max(self:ParameterModel, z, offsets) -> np.ndarray:
@@ -173,10 +179,15 @@ def _session_max(self:ParameterModel, z, offsets) -> np.ndarray:
 
 # %% ../nbs/30_params.ipynb #baaab915
 @patch
+def event_parts(self:ParameterModel, sessions, values:EventValues) -> np.ndarray:
+    "Per event: its values' largest standardised error and its time delta's, shape (events, 2); NaN where absent."
+    check_is_fitted(self, 'threshold_'); k, Z, off = self._prepare(sessions, values)
+    return self._parts(k, self._errors(k, Z, off))
+
+@patch
 def event_scores(self:ParameterModel, sessions, values:EventValues) -> np.ndarray:
     "Each event's error, standardised by its key's validation errors (NaN for an event without values)."
-    check_is_fitted(self, 'threshold_'); k, Z, off = self._prepare(sessions, values)
-    return self._event_z(k, self._errors(k, Z, off))
+    return np.fmax(*self.event_parts(sessions, values).T)
 
 @patch
 def predict(self:ParameterModel, sessions, values:EventValues) -> np.ndarray:
@@ -222,8 +233,8 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
     calib = sel(df[(df.split == 'fit') & (df.label == 0)]) if labels else (None, None)
     model.fit(*sel(part('train')), *sel(part('val')), calib_sessions=calib[0], calib_values=calib[1])
     model.save(run/'models'/'parameter_model')
-    allv = ev.select(df.session_id); z = model.event_scores(list(df.events), allv)
-    buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, z=z, threshold=model.threshold_)
+    allv = ev.select(df.session_id); parts = model.event_parts(list(df.events), allv); z = np.fmax(*parts.T)
+    buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, z=z, parts=parts, threshold=model.threshold_)
     atomic_write(run/'scores'/'parameter_scores.npz', buf.getvalue())
     flags = model._session_max(z, allv.offsets) > model.threshold_
     key = DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
@@ -234,6 +245,28 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
                     'recall_key_model_only': _recall_by_type(key.astype(bool), df, test),
                     'recall_either': _recall_by_type(flags | key.astype(bool), df, test)}}
     update_metrics(run, 'parameters', out); return out
+
+# %% ../nbs/30_params.ipynb #7023f662
+def parameter_scores(run_dir) -> dict|None:
+    "`offsets`, `z`, `parts` and `threshold` of a run's parameter model scores; None for a run without one."
+    p = Path(run_dir)/'scores'/'parameter_scores.npz'
+    if not p.is_file(): return None
+    try:
+        with np.load(p, allow_pickle=False) as f: out = {k: f[k] for k in ('offsets', 'z', 'parts', 'threshold')}
+    except (KeyError, ValueError, OSError) as e:
+        raise DataError(p, 'parameter scores written by stage 01', got=str(e)[:80]) from None
+    out['threshold'] = float(out['threshold']); return out
+
+def flagged_sessions(run_dir) -> np.ndarray:
+    "Per session of a run: flagged by the key model, or by the parameter model where the run has one."
+    run = Path(run_dir); ps = parameter_scores(run)
+    flags = DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+    flags = flags.astype(bool)
+    if ps is None: return flags
+    if len(ps['offsets']) != len(flags) + 1:
+        raise DataError(run/'scores'/'parameter_scores.npz', f'scores of the {len(flags)} sessions of this run',
+                        got=str(len(ps['offsets']) - 1))
+    return flags | (ParameterModel()._session_max(ps['z'], ps['offsets']) > ps['threshold'])
 
 # %% ../nbs/30_params.ipynb #f0e1db2d
 def recall_table(metrics:dict) -> pd.DataFrame|None:

@@ -19,6 +19,8 @@ from .detector import LOGP_TOL, DeepLog, EventScores
 from .features import DeviationFeatures
 from .clustering import AnomalyClusterer
 from .classifier import EnhancedDeepLogModel
+from .values import EventValues, event_values
+from .params import ParameterModel
 
 # %% auto #0
 __all__ = ['PREDICTION_SCHEMA', 'PREDICTION_COLUMNS', 'AnomalyTyper', 'empty_predictions', 'raw_lines', 'attach_raw_lines',
@@ -27,9 +29,9 @@ __all__ = ['PREDICTION_SCHEMA', 'PREDICTION_COLUMNS', 'AnomalyTyper', 'empty_pre
 # %% ../nbs/19_predict.ipynb #4a10c413
 class AnomalyTyper:
     "A trained run, loaded for prediction: verdict, type and explanation per session."
-    def __init__(self, run, model, meta, features=None, clusters=None, classifier=None, parser=None):
+    def __init__(self, run, model, meta, features=None, clusters=None, classifier=None, parser=None, params=None):
         self.run, self.model, self.meta, self.features = run, model, meta, features
-        self.clusters, self.classifier, self.parser = clusters, classifier, parser
+        self.clusters, self.classifier, self.parser, self.params = clusters, classifier, parser, params
         self.templates = {**model.vocab_.templates, **(parser.templates_ if parser is not None else {})}
 
     @classmethod
@@ -46,8 +48,9 @@ class AnomalyTyper:
         d = Path(run_dir)/'data'
         parser = LogParser.load(d/'parser.json') if (d/'parser.json').is_file() else None
         meta = read_json(d/'meta.json', {}) or {}
+        pm = ParameterModel.load(m/'parameter_model') if (m/'parameter_model.json').is_file() else None
         return cls(Path(run_dir), DeepLog.load(m/'base_model.pt'), meta, features=feats, clusters=clusters,
-                   classifier=clf, parser=parser)
+                   classifier=clf, parser=parser, params=pm)
 
 # %% ../nbs/19_predict.ipynb #66be5c6f
 @patch
@@ -74,12 +77,20 @@ def explain(self:AnomalyTyper, sessions, scores:EventScores, i:int, max_events:i
 
 # %% ../nbs/19_predict.ipynb #f5986024
 @patch
-def _two_stage(self:AnomalyTyper, sessions, sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Base model detects, nearest stage-03 cluster types (runs without a classifier): classes, flags, distances."
-    flag = self.model.predict(scores=sc).astype(bool)
+def _value_parts(self:AnomalyTyper, sessions, values:EventValues|None) -> np.ndarray|None:
+    "The parameter-value model's per-event parts of `sessions` (None without the model or without `values`)."
+    return None if self.params is None or values is None else self.params.event_parts(sessions, values)
+
+@patch
+def _two_stage(self:AnomalyTyper, sessions, sc, parts=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Stage 01 detects, nearest stage-03 cluster types (runs without a classifier): classes, flags, distances."
+    flag = self.model.predict(scores=sc).astype(bool); eoff = np.cumsum([0] + [len(s) for s in sessions])
+    if parts is not None: flag |= self.params._session_max(np.fmax(*parts.T), eoff) > self.params.threshold_
     cls = np.where(flag, 'anomaly', 'normal').astype(object); dist = np.full(len(sessions), np.nan)
     if self.clusters is not None and flag.any():
-        F = self.features.transform([sessions[i] for i in np.flatnonzero(flag)], sc.take(flag))
+        idx = np.flatnonzero(flag)
+        sub = None if parts is None else np.concatenate([parts[eoff[i]:eoff[i + 1]] for i in idx])
+        F = self.features.transform([sessions[i] for i in idx], sc.take(flag), value_parts=sub)
         c, dist[flag] = self.clusters.assign(F)
         cls[flag] = self.clusters.name_of(c)
     return cls, flag, dist
@@ -95,19 +106,20 @@ def empty_predictions() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object if t == 'string' else t) for c, t in PREDICTION_SCHEMA.items()})
 
 @patch
-def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True, lines=None) -> pd.DataFrame:
+def predict(self:AnomalyTyper, sessions, session_ids=None, explain:bool=True, lines=None,
+            values:EventValues|None=None) -> pd.DataFrame:
     "One row per session: class, type, probabilities, verdict, score, distance, explanation (with `lines`' numbers)."
     sessions = [np.asarray(s, np.int64) for s in sessions]
     if not sessions: return pd.DataFrame(columns=PREDICTION_COLUMNS if explain else PREDICTION_COLUMNS[:-1])
-    sc = self.model.score_events(sessions)
+    sc = self.model.score_events(sessions); parts = self._value_parts(sessions, values)
     prob, tprob = np.full(len(sessions), np.nan), np.full(len(sessions), np.nan)
     if self.classifier is not None:                          # stage 04 decides
-        F = self.features.transform(sessions, sc) if self.classifier.uses_features else None
+        F = self.features.transform(sessions, sc, value_parts=parts) if self.classifier.uses_features else None
         det = self.classifier.predict_details(sessions, F)
         cls, typ, flag = det['class'].to_numpy(object), det['type'].to_numpy(object), det['is_anomaly'].to_numpy(bool)
         prob, tprob, dist = (det[c].to_numpy(float) for c in ('probability', 'type_probability', 'distance'))
     else:
-        cls, flag, dist = self._two_stage(sessions, sc); typ = cls
+        cls, flag, dist = self._two_stage(sessions, sc, parts); typ = cls
     ids = session_ids if session_ids is not None else np.arange(len(sessions))
     out = pd.DataFrame({'session_id': ids, 'class': cls, 'type': typ, 'probability': prob, 'type_probability': tprob,
                         'is_anomaly': flag, 'score': self.model.session_scores(scores=sc), 'distance': dist})
@@ -134,8 +146,8 @@ def _looks_like_sessions(path) -> bool:
 
 # %% ../nbs/19_predict.ipynb #460e65ad
 @patch
-def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list]:
-    "Session ids, keys and line numbers (`LineId`) of raw logs, through the run's parser and session rule."
+def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list, EventValues|None]:
+    "Session ids, keys, line numbers (`LineId`) and, for the parameter-value model, event values of raw logs."
     spec = self.meta.get('spec')
     if self.parser is None or not spec:
         raise DataError(path, 'a run trained on a raw-log data set (its parser and description) to read raw logs')
@@ -156,8 +168,11 @@ def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list]:
     else: sids, evs, members = sessions_by_window(lines, keys, s['size'], step=s.get('step'),
                                                   unit=s.get('unit', 'lines'), time_field=s.get('time_field'),
                                                   time_format=s.get('time_format'))
-    line_id = lines.LineId.to_numpy(np.int64)
-    return sids, evs, [line_id[m] for m in members]
+    line_id = lines.LineId.to_numpy(np.int64); vals = None
+    if self.params is not None and s.get('by', 'id') == 'id':          # as stage 00 read them for training
+        off = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int64)
+        vals = event_values(lines, s, None, index=(list(sids), np.concatenate(members or [[]]).astype(int), off))
+    return sids, evs, [line_id[m] for m in members], vals
 
 # %% ../nbs/19_predict.ipynb #93d0c24b
 @patch
@@ -169,7 +184,7 @@ def read_input(self:AnomalyTyper, path, fmt:str='auto') -> tuple[list, list]:
         df = read_session_csv(path, id_col, 'keys'); return df.session_id.tolist(), list(df.events)
     if fmt == 'sessions':
         df = read_session_file(path); return df.session_id.tolist(), list(df.events)
-    if fmt == 'raw': return self._read_raw(path)[:2]
+    if fmt == 'raw': return tuple(self._read_raw(path)[:2])
     raise DataError(path, 'input format sessions, csv, raw or auto', got=fmt)
 
 @patch
@@ -185,14 +200,15 @@ def _input_format(self:AnomalyTyper, path:Path, fmt:str) -> tuple[str, str|None]
 # %% ../nbs/19_predict.ipynb #36c7c41c
 @patch
 def iter_input(self:AnomalyTyper, path, fmt:str='auto', batch:int=50_000):
-    "Yield `(ids, sessions, line numbers or None)` of `batch` sessions; a Parquet session file is read by chunks."
+    "Yield `(ids, sessions, line numbers, event values)` of `batch` sessions (None where the input has none)."
     path = Path(path); fmt = self._input_format(path, fmt)[0]
     if fmt == 'parquet':
-        for ids, sessions in read_session_parquet(path, batch): yield ids, sessions, None
+        for ids, sessions in read_session_parquet(path, batch): yield ids, sessions, None, None
         return
-    ids, sessions, lines = self._read_raw(path) if fmt == 'raw' else (*self.read_input(path, fmt), None)
+    ids, sessions, lines, vals = self._read_raw(path) if fmt == 'raw' else (*self.read_input(path, fmt), None, None)
     for i in range(0, len(sessions), batch):
-        yield ids[i:i + batch], sessions[i:i + batch], lines[i:i + batch] if lines is not None else None
+        c = slice(i, i + batch)
+        yield ids[c], sessions[c], lines[c] if lines is not None else None, vals.select(ids[c]) if vals else None
 
 # %% ../nbs/19_predict.ipynb #b2899d2a
 def raw_lines(path, numbers) -> dict[int, str]:
@@ -284,9 +300,9 @@ def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_
     from tqdm.auto import tqdm
     typer = AnomalyTyper.load(run_dir)
     with PredictionWriter(output_path) as out:
-        for ids, sessions, lines in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress,
-                                         desc='predict', unit='chunk'):
-            pred = typer.predict(sessions, ids, lines=lines)
+        for ids, sessions, lines, values in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress,
+                                                 desc='predict', unit='chunk'):
+            pred = typer.predict(sessions, ids, lines=lines, values=values)
             if lines is not None and typer.meta['spec'].get('log_format'):        # a text log: quote its lines
                 attach_raw_lines(pred, raw_lines(input_path, _explained_lines(pred)))
             out.write(pred)

@@ -19,7 +19,7 @@ from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_fea
 from .detector import RULES, DeepLog, EventScores, NGramBaseline
 from .features import DeviationFeatures
 from .workflows import write_workflows
-from .params import write_parameter_model
+from .params import flagged_sessions, parameter_scores, write_parameter_model
 from .clustering import AnomalyClusterer
 from .naming import (cluster_names, mark_raw, mark_session, nearest_types, profile_clusters,
                                read_cluster_mapping, type_card)
@@ -162,8 +162,10 @@ def extract_features(run_dir, config:FeatureConfig|None=None, **overrides) -> pd
     if sc.n_sessions != len(df):
         raise DataError(run/'scores'/'event_scores.npz', f'scores of the {len(df)} sessions of this run',
                         got=f'{sc.n_sessions}')
-    fx = DeviationFeatures().fit(model, df.events[df.split == 'train'], df.events[df.split == 'fit'])
-    F = fx.transform(df.events, sc)
+    ps = parameter_scores(run)                                  # raw-log runs: the parameter-value model's verdicts
+    fx = DeviationFeatures().fit(model, df.events[df.split == 'train'], df.events[df.split == 'fit'],
+                                 value_threshold=ps and ps['threshold'])
+    F = fx.transform(df.events, sc, value_parts=ps and ps['parts'])
     out = pd.concat([df[FEATURE_META].reset_index(drop=True), F], axis=1)
     write_parquet(out, run/'features'/'features.parquet')
     fx.save(run/'models'/'features.json')
@@ -173,12 +175,9 @@ def extract_features(run_dir, config:FeatureConfig|None=None, **overrides) -> pd
 
 # %% ../nbs/17_stages.ipynb #bcd668ee
 def anomaly_masks(run, table:pd.DataFrame, mode:str) -> tuple[np.ndarray, np.ndarray]:
-    "Masks of the fit and test rows of `table` to type: labelled anomalous, or (`detected`) flagged by the base model."
+    "Masks of the fit and test rows of `table` to type: labelled anomalous, or (`detected`) flagged by stage 01."
     if mode not in ('labels', 'detected'): raise ValueError(f"mode must be 'labels' or 'detected', got {mode!r}")
-    if mode == 'labels': anomalous = (table.label == 1).to_numpy()
-    else:
-        scores = EventScores.load(Path(run)/'scores'/'event_scores.npz')
-        anomalous = DeepLog.load(Path(run)/'models'/'base_model.pt').predict(scores=scores).astype(bool)
+    anomalous = (table.label == 1).to_numpy() if mode == 'labels' else flagged_sessions(run)
     return (table.split == 'fit').to_numpy() & anomalous, (table.split == 'test').to_numpy() & anomalous
 
 def typing_clusterer(cfg:TypingConfig) -> AnomalyClusterer:
@@ -394,7 +393,7 @@ def classifier_task(run_dir) -> ClassifierTask:
     run = Path(run_dir); df, _, meta = load_sessions(run); F = load_features(run); cl = load_cluster_labels(run, df)
     mode = (read_json(run/'metrics.json', {}) or {}).get('typing', {}).get('mode', 'labels')
     base = DeepLog.load(run/'models'/'base_model.pt')
-    flagged = base.predict(scores=EventScores.load(run/'scores'/'event_scores.npz')).astype(bool)
+    flagged = flagged_sessions(run)                               # by the key model or the parameter-value model
     names = _class_names(run, cl); fit, test = (df.split == 'fit').to_numpy(), (df.split == 'test').to_numpy()
     op = cl['operator'].to_numpy(bool) if 'operator' in cl else np.zeros(len(df), bool)   # labelled by an operator
     anomalous = ((df.label == 1).to_numpy() if mode == 'labels' else flagged) | op

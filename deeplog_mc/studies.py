@@ -14,9 +14,11 @@ from .core import read_json, resolve_data_root, write_json
 from .config import PRESETS, DataConfig, DetectorConfig
 from .synthetic import PERFORMANCE_TYPES
 from .sessions import read_session_file
-from .run import load_sessions
-from .evaluation import detection_metrics
-from .stages import make_detector, prepare_data, stage_config, train_base_model, train_classifier
+from .run import load_cluster_labels, load_sessions
+from .features import FEATURE_GROUPS
+from .evaluation import cluster_type_map, detection_metrics
+from .stages import (cluster_anomalies, extract_features, make_detector, prepare_data, stage_config,
+                               train_base_model, train_classifier)
 from .runner import run_pipeline
 
 # %% auto #0
@@ -60,11 +62,27 @@ def pipeline_study(datasets=('synthetic', 'hdfs'), seeds=(0,), out='results/pipe
     write_json(out, res)
     return res
 
+# %% ../nbs/22_studies.ipynb #f52b170f
+def _performance_typing(run, seed:int) -> dict:
+    "Stages 02-04 on a synthetic-raw run: typing NMI with and without `values_*`, and how the classifier types faults."
+    run = Path(run); extract_features(run); nmi = lambda: read_json(run/'metrics.json')['typing']['test']['nmi']
+    others = ','.join(g for g in FEATURE_GROUPS if g != 'values')
+    cluster_anomalies(run, seed=seed, baselines=False, feature_groups=others)
+    without = nmi(); cluster_anomalies(run, seed=seed, baselines=False); train_classifier(run, seed=seed)
+    df = load_sessions(run)[0]; cl = load_cluster_labels(run, df); ids = df.session_id.astype(str)
+    fit = ((df.split == 'fit') & (df.label == 1)).to_numpy(); c2t = cluster_type_map(df.type[fit], cl.cluster_name[fit])
+    pred = pd.read_parquet(run/'features'/'classifier_predictions.parquet')
+    got = pred.set_index(pred.session_id.astype(str))['class'].map(c2t).reindex(ids).to_numpy(object)
+    test = (df.split == 'test').to_numpy(); kind = lambda k: df.type.eq(k).fillna(False).to_numpy(bool)
+    return {'typing_nmi': nmi(), 'typing_nmi_without_values': without,
+            **{f'{k} typed': float((got[test & kind(k)] == k).mean()) for k in PERFORMANCE_TYPES}}
+
 # %% ../nbs/22_studies.ipynb #fc4911a2
 def parameter_study(seeds=(0, 1, 2), out='results/parameters.json', runs_dir='runs/studies', preset:str='full',
                     log=print) -> dict:
-    "Per seed: the parameter-value model's test FPR and recall per performance fault, and the key model's recall."
-    rows, sizes = [], {k: v for k, v in PRESETS[preset].items() if k in ('n_train', 'n_test_normal', 'n_per_type')}
+    "Per seed: the parameter-value model's test FPR and recall per fault, the key model's; how the faults are typed."
+    sizes = {k: v for k, v in PRESETS[preset].items() if k in ('n_train', 'n_test_normal', 'n_per_type')}
+    rows, types = [], []
     epochs = {k: v for k, v in PRESETS[preset].items() if k in ('max_epochs', 'patience')}
     for seed in seeds:
         t0 = time.time(); run = Path(runs_dir)/f'synthetic-raw-s{seed}'
@@ -73,7 +91,10 @@ def parameter_study(seeds=(0, 1, 2), out='results/parameters.json', runs_dir='ru
         t = read_json(run/'metrics.json')['parameters']['test']
         rows.append({'seed': seed, 'fpr': t['fpr'], **{k: t['recall_by_type'][k] for k in PERFORMANCE_TYPES},
                      **{f'{k} (key model)': t['recall_key_model_only'][k] for k in PERFORMANCE_TYPES}})
+        types.append({'seed': seed, **_performance_typing(run, seed)})
         log(f'synthetic-raw seed {seed}: {time.time() - t0:.0f} s')
+    write_json(Path(out).with_name('parameter_types.json'),
+               {'study': 'parameter_types', 'preset': preset, 'rows': types})
     res = {'study': 'parameters', 'preset': preset, 'rows': rows}; write_json(out, res); return res
 
 # %% ../nbs/22_studies.ipynb #7d7c9c36

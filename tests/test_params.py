@@ -1,4 +1,4 @@
-"The parameter-value model on the synthetic raw log: performance faults the key model cannot see are caught."
+"The parameter-value model on the synthetic raw log: performance faults the key model cannot see are caught, typed and predicted."
 import json
 
 import numpy as np
@@ -59,3 +59,43 @@ def test_type_cards_of_a_raw_log_run_show_the_source_lines(raw_run):
     assert shown and all(' blk_' in l for l in shown)             # every source line names its block
     n, text = shown[0][7:].split(': ', 1)
     assert text in set(lines.text[lines.line == int(n)])
+
+
+@pytest.fixture(scope='module')
+def typed_raw_run(raw_run):
+    "The synthetic-raw run through stage 04."
+    from deeplog_mc.stages import cluster_anomalies, extract_features, train_classifier
+    extract_features(raw_run); cluster_anomalies(raw_run, seed=0, baselines=False); train_classifier(raw_run, seed=0)
+    return raw_run
+
+
+def test_parameter_verdicts_are_stage_02_features_and_stage_01_flags(typed_raw_run):
+    from deeplog_mc.detector import DeepLog, EventScores
+    from deeplog_mc.params import flagged_sessions
+    F = pd.read_parquet(typed_raw_run/'features'/'features.parquet')
+    share = lambda col, t: float((F[col][F.type == t] > 0).mean())
+    assert share('values_time', 'slow_step') >= 0.8 and share('values_value', 'value_out_of_range') >= 0.8
+    normal = F[(F.label == 0) & (F.split == 'test')]
+    assert ((normal.values_time == 0) & (normal.values_value == 0)).mean() >= 0.95
+    base = DeepLog.load(typed_raw_run/'models'/'base_model.pt').predict(
+        scores=EventScores.load(typed_raw_run/'scores'/'event_scores.npz')).astype(bool)
+    both = flagged_sessions(typed_raw_run); perf = F.type.isin(PERFORMANCE_TYPES).to_numpy()
+    test_normal = ((F.label == 0) & (F.split == 'test')).to_numpy()
+    assert (both >= base).all() and both[perf].mean() >= 0.9
+    assert both[test_normal].mean() <= base[test_normal].mean() + 0.03      # the parameter model adds few
+
+
+def test_predict_reads_parameter_values_from_raw_logs(typed_raw_run, tmp_path):
+    "A new raw log: its performance faults are found with the values the raw lines carry, and not without them."
+    from deeplog_mc.datasets import write_synthetic_log
+    from deeplog_mc.predict import AnomalyTyper
+    write_synthetic_log(tmp_path, seed=7, n_train=0, n_test_normal=100, n_per_type=20)
+    typer = AnomalyTyper.load(typed_raw_run)
+    ids, sessions, _, values = typer._read_raw(tmp_path/'synthetic.log')
+    assert values is not None and list(values.session_id) == list(ids)
+    kind = pd.read_csv(tmp_path/'labels.csv').set_index('session_id').type.reindex(ids).fillna('normal').to_numpy()
+    got = pd.DataFrame({'with': typer.predict(sessions, ids, explain=False, values=values).is_anomaly.to_numpy(),
+                        'without': typer.predict(sessions, ids, explain=False).is_anomaly.to_numpy(),
+                        'kind': kind}).groupby('kind').mean()
+    for k in PERFORMANCE_TYPES: assert got.loc[k, 'with'] >= 0.6 and got.loc[k, 'without'] <= 0.2, got
+    assert got.loc['normal', 'with'] <= 0.05, got
