@@ -68,14 +68,15 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
     return atomic_write(folder/'synthetic-raw.yaml', yaml.safe_dump(SYNTHETIC_RAW_SPEC, sort_keys=False))
 
 # %% ../nbs/06_datasets.ipynb #6116d37f
-def _values(spec:dict, root, sessions:pd.DataFrame) -> tuple:
-    "Event values and source lines of a data set whose sessions are log lines grouped by id, and what was found."
+def _values(spec:dict, root, sessions:pd.DataFrame, lines:pd.DataFrame|None=None) -> tuple:
+    "Event values and source lines of a data set whose sessions are `lines` (read if None) grouped by id."
     sess = spec.get('session') or {}
-    lines = any(s.get('format') in ('raw', 'structured', 'table') for s in spec['sources'])
-    if sess.get('by', 'id') != 'id' or not lines:
+    logs = any(s.get('format') in ('raw', 'structured', 'table') for s in spec['sources'])
+    if sess.get('by', 'id') != 'id' or not logs:
         return None, None, 'none: sessions are not log lines grouped by id'
     try:
-        lines = read_spec_lines(spec, root); index = session_line_index(lines, sess, sessions)
+        lines = read_spec_lines(spec, root) if lines is None else lines
+        index = session_line_index(lines, sess, sessions)
         v = event_values(lines, sess, sessions, index=index)
     except DataError as e: return None, None, f'none: {e}'
     return v, event_lines(lines, index), f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with " \
@@ -87,7 +88,8 @@ def _load_described(name:str, root, seed:int) -> Dataset:
     ds, parser, report = load_spec(spec, root, seed=seed)
     g = check_grouping(spec, root)
     ds.parser = parser; ds.report = {**report, **({'grouping': g} if g else {})}
-    ds.values, ds.lines, ds.report['values'] = _values(spec, root, ds.sessions)
+    ds.values, ds.lines, ds.report['values'] = _values(spec, root, ds.sessions, ds.source_lines)
+    ds.source_lines = None                   # read once, by load_spec; not kept past stage 00
     ds.meta['spec'] = spec                   # kept in data/meta.json: how to read new logs of this data set
     return ds
 

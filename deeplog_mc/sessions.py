@@ -237,6 +237,7 @@ class Dataset:
     report: dict = field(default_factory=dict) # what loading found: malformed lines, parse time, ...
     values: object = None                      # per-event parameter values and time deltas (`values.EventValues`)
     lines: object = None                       # per-event source line: number and message (`values.event_lines`)
+    source_lines: object = None                # the log lines the sessions were read from, until stage 00 is done
 
 # %% ../nbs/02_sessions.ipynb #b7561aa6
 PAD, UNK, EOS = 0, 1, 2

@@ -313,7 +313,7 @@ def _spec_sessions_by_window(spec:dict, sess:dict, lines:pd.DataFrame, keys:np.n
 
 # %% ../nbs/05_specs.ipynb #de0a73b2
 def _line_sessions(spec:dict, line_tables:list, where:str, report:dict, parser:LogParser|None=None):
-    "The session table, templates and parser of the log sources' lines."
+    "The session table, templates, parser and combined lines of the log sources."
     lines = _combine_lines(spec, line_tables, where)
     keys, templates, parser = _parse_lines(spec, lines, where=where, report=report, parser=parser)
     sess = spec.get('session') or {}
@@ -326,7 +326,7 @@ def _line_sessions(spec:dict, line_tables:list, where:str, report:dict, parser:L
         df = _spec_sessions_by_window(spec, sess, lines, keys=keys, n_files=len(line_tables), where=where,
                                       report=report)
     else: raise DataError(f'{where}: session', "by: id or by: window", got=str(sess.get('by')))
-    return df, templates, parser
+    return df, templates, parser, lines
 
 # %% ../nbs/05_specs.ipynb #c1df0ccf
 def load_spec(spec:dict|str|os.PathLike, root=None, parser:LogParser|None=None, log=None,
@@ -338,15 +338,16 @@ def load_spec(spec:dict|str|os.PathLike, root=None, parser:LogParser|None=None, 
     root = resolve_data_root(root)
     report = {'sources': [], 'parse_seconds': 0.0}
     frames, line_tables = _read_sources(spec, root, where=where, report=report, log=log)
-    templates = {}
+    templates, lines = {}, None
     if line_tables:
-        df, templates, parser = _line_sessions(spec, line_tables, where=where, report=report, parser=parser)
+        df, templates, parser, lines = _line_sessions(spec, line_tables, where=where, report=report, parser=parser)
         frames.append(df)
     df = _join_label_tables(pd.concat(frames, ignore_index=True), spec, root, where=where, report=report)
     df = assign_pools(df, float(spec.get('train_fraction', 0.5)), seed)
     if spec.get('templates'): templates = read_templates(_resolve(spec, spec['templates'], root))
     meta = {'train_sources': ['train'], **({'real_ratio': list(spec['real_ratio'])} if spec.get('real_ratio') else {})}
-    return Dataset(spec.get('name', 'custom'), check_unique_ids(df), templates=templates, meta=meta), parser, report
+    ds = Dataset(spec.get('name', 'custom'), check_unique_ids(df), templates=templates, meta=meta, source_lines=lines)
+    return ds, parser, report
 
 # %% ../nbs/05_specs.ipynb #b8c9d232
 def check_grouping(spec:dict, root=None) -> dict|None:
