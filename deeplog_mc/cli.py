@@ -187,7 +187,7 @@ def _watch(args):
 def _add_feedback(p):
     p.add_argument('run', help='a run folder holding stages 00-03 (00-01 for --false-positives)')
     p.add_argument('--false-positives', metavar='FILE',
-                   help='CSV with session_id: flagged sessions an operator marks normal; the model stops flagging them')
+                   help='CSV with session_id: flagged sessions an operator marks normal; the key model learns them')
     p.add_argument('--max-recall-loss', type=float, default=0.005,
                    help="--false-positives: share of fit's detected anomalies its rules may clear (labels mode)")
     p.add_argument('--label', help='CSV with session_id,type: sessions an operator typed (a new name promotes a type)')

@@ -88,7 +88,7 @@ def _load_described(name:str, root, seed:int) -> Dataset:
     ds, parser, report = load_spec(spec, root, seed=seed)
     g = check_grouping(spec, root)
     ds.parser = parser; ds.report = {**report, **({'grouping': g} if g else {})}
-    ds.values, ds.lines, ds.report['values'] = _values(spec, root, ds.sessions, ds.source_lines)
+    ds.values, ds.lines, ds.report['values'] = _values(spec, root, ds.sessions, lines=ds.source_lines)
     ds.source_lines = None                   # read once, by load_spec; not kept past stage 00
     ds.meta['spec'] = spec                   # kept in data/meta.json: how to read new logs of this data set
     return ds

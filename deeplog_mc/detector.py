@@ -348,6 +348,7 @@ def flag_events(self:DeepLog, scores:EventScores) -> np.ndarray:
     "Which scored positions the decision flags: rank >= g (topg), or p < threshold or an unseen key (prob)."
     self._check()
     if self.rule_ == 'topg': return scores.rank >= self.g_
+    if self.threshold_ is None: raise RuntimeError('the probability rule has no threshold yet: call calibrate')
     return -np.where(scores.unseen, -np.inf, scores.logp) > rule_threshold('prob', self.threshold_)
 
 # %% ../nbs/10_detector.ipynb #9c74f305

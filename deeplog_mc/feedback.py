@@ -15,7 +15,7 @@ from .config import ClassifierConfig
 from .detector import DeepLog, EventScores, match_exemptions
 from .nets import session_windows, unique_rows
 from .sessions import _read_csv_rows
-from .run import load_cluster_labels, load_sessions, update_metrics
+from .run import load_cluster_labels, load_sessions, typing_skipped, update_metrics
 from .stages import train_classifier
 
 # %% auto #0
@@ -78,7 +78,9 @@ def save_step(run_dir, what:dict) -> Path:
     run = Path(run_dir); steps = _steps(run); d = run/'feedback'/f'{len(steps) and int(steps[-1].name) + 1:03d}'
     for f in FEEDBACK_FILES:
         if (run/f).is_file(): (d/f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(run/f, d/f)
-    write_json(d/'step.json', {'time': datetime.datetime.now().isoformat(timespec='seconds'), **what}); return d
+    absent = [f for f in FEEDBACK_FILES if not (run/f).is_file()]          # what undo removes again
+    write_json(d/'step.json', {'time': datetime.datetime.now().isoformat(timespec='seconds'), **what, 'absent': absent})
+    return d
 
 # %% ../nbs/28_feedback.ipynb #9e8e990d
 def undo(run_dir) -> dict:
@@ -88,7 +90,7 @@ def undo(run_dir) -> dict:
     d = steps[-1]; what = read_json(d/'step.json', {})
     for f in FEEDBACK_FILES:
         if (d/f).is_file(): shutil.copy2(d/f, run/f)
-        else: (run/f).unlink(missing_ok=True)
+        elif f in what.get('absent', []): (run/f).unlink(missing_ok=True)    # made by the step (or after it)
     shutil.rmtree(d); return what
 
 # %% ../nbs/28_feedback.ipynb #35cb6f5b
@@ -110,7 +112,7 @@ def feedback(run_dir, labels=None, renames:dict|None=None, verbose:bool=False) -
     run = Path(run_dir); df, _, _ = load_sessions(run); cl = load_cluster_labels(run, df)
     tl = read_type_labels(labels, df) if labels is not None else None
     if tl is None and not renames: raise ValueError('feedback needs labels (a CSV file) or renames')
-    skipped = ((read_json(run/'metrics.json', {}) or {}).get('typing') or {}).get('skipped')
+    skipped = typing_skipped(run)
     if skipped: raise ValueError(f'{run}: stage 03 found no types ({skipped}); rerun it before giving feedback')
     new = relabel(cl, tl, renames); before = set(cl.cluster_name.dropna())
     step = save_step(run, {'labels': str(labels) if labels else None, 'renames': renames or {},
@@ -183,7 +185,8 @@ def false_positive_feedback(run_dir, path, max_recall_loss:float=0.005) -> dict:
     sc = model.score_events(df.events); sc.save(run/'scores'/'event_scores.npz')
     after = model.predict(scores=sc).astype(bool)
     (fb, rb), (fa, ra) = _split_figures(df, before), _split_figures(df, after)
-    out = {'step': step.name, 'kind': 'false_positives', 'sessions': int(given.sum()),
+    left = int(model.flag_events(sc)[np.isin(sc.session_of_event(), np.flatnonzero(given))].sum())
+    out = {'step': step.name, 'kind': 'false_positives', 'sessions': int(given.sum()), 'events_left_flagged': left,
            'sessions_flagged_before': int(before[given].sum()), 'sessions_flagged_after': int(after[given].sum()),
            'rules': len(rules), 'rules_total': len(model.exemptions_), 'context_keys': [k for k, _, _ in rules],
            'bounded_by_labels': labels, 'fp_before': fb, 'fp_after': fa, 'recall_before': rb, 'recall_after': ra}

@@ -190,9 +190,14 @@ def event_scores(self:ParameterModel, sessions, values:EventValues) -> np.ndarra
     return np.fmax(*self.event_parts(sessions, values).T)
 
 @patch
+def session_flags(self:ParameterModel, parts:np.ndarray, offsets:np.ndarray) -> np.ndarray:
+    "Which sessions (`offsets` into the events) have an event whose larger part (`event_parts`) is over the threshold."
+    return self._session_max(np.fmax(*np.asarray(parts).T), offsets) > self.threshold_
+
+@patch
 def predict(self:ParameterModel, sessions, values:EventValues) -> np.ndarray:
     "1 for a session with an event beyond the threshold, else 0."
-    return (self._session_max(self.event_scores(sessions, values), values.offsets) > self.threshold_).astype(np.int8)
+    return self.session_flags(self.event_parts(sessions, values), values.offsets).astype(np.int8)
 
 # %% ../nbs/30_params.ipynb #19611aa6
 _FITTED = ('keys_', 'mean_', 'scale_', 'err_mean_', 'err_scale_')
@@ -223,21 +228,25 @@ def _recall_by_type(flags, df, test) -> dict:
     return {str(ty): float(flags[a & (t == ty)].mean()) for ty in sorted(set(t[a]))}
 
 def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=0.01, seed:int=0,
-                          labels:bool=True) -> dict|None:
-    "Fit, save and measure the parameter-value model of a raw-log run (`labels`: calibrate on normal fit sessions too)."
+                          labels:bool=True, key_flags:np.ndarray|None=None) -> dict|None:
+    "Fit, save and measure a raw-log run's parameter-value model (`key_flags`: the key model's verdicts, else read)."
     run = Path(run_dir); p = run/'data'/'event_values.npz'
-    if not p.is_file(): update_metrics(run, 'parameters', None); return None      # none, nor one left from before
+    if not p.is_file():                                                             # none, nor one left from before
+        for f in ('models/parameter_model.json', 'models/parameter_model.pt', 'scores/parameter_scores.npz'):
+            (run/f).unlink(missing_ok=True)
+        update_metrics(run, 'parameters', None); return None
     df, _, _ = load_sessions(run); ev = EventValues.load(p); part = lambda s: df[df.split == s]
     sel = lambda d: (list(d.events), ev.select(d.session_id))
     model = ParameterModel(max_epochs=max_epochs, patience=patience, fpr=fpr, random_state=seed)
     calib = sel(df[(df.split == 'fit') & (df.label == 0)]) if labels else (None, None)
     model.fit(*sel(part('train')), *sel(part('val')), calib_sessions=calib[0], calib_values=calib[1])
     model.save(run/'models'/'parameter_model')
-    allv = ev.select(df.session_id); parts = model.event_parts(list(df.events), allv); z = np.fmax(*parts.T)
-    buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, z=z, parts=parts, threshold=model.threshold_)
+    allv = ev.select(df.session_id); parts = model.event_parts(list(df.events), allv)
+    buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, parts=parts, threshold=model.threshold_)
     atomic_write(run/'scores'/'parameter_scores.npz', buf.getvalue())
-    flags = model._session_max(z, allv.offsets) > model.threshold_
-    key = DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+    flags = model.session_flags(parts, allv.offsets)
+    key = key_flags if key_flags is not None else \
+        DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
     test = (df.split == 'test').to_numpy(); normal = test & (df.label == 0).to_numpy()
     out = {'threshold': model.threshold_, 'epochs': len(model.history_), 'best_epoch': model.best_epoch_,
            'test': {'fpr': float(flags[normal].mean()) if normal.any() else None,
@@ -248,13 +257,14 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
 
 # %% ../nbs/30_params.ipynb #7023f662
 def parameter_scores(run_dir) -> dict|None:
-    "`offsets`, `z`, `parts` and `threshold` of a run's parameter model scores; None for a run without one."
+    "`offsets`, `parts` and `threshold` of a run's parameter model scores; None for a run without one."
     p = Path(run_dir)/'scores'/'parameter_scores.npz'
     if not p.is_file(): return None
     try:
-        with np.load(p, allow_pickle=False) as f: out = {k: f[k] for k in ('offsets', 'z', 'parts', 'threshold')}
+        with np.load(p, allow_pickle=False) as f: out = {k: f[k] for k in ('offsets', 'parts', 'threshold')}
     except (KeyError, ValueError, OSError) as e:
-        raise DataError(p, 'parameter scores written by stage 01', got=str(e)[:80]) from None
+        raise DataError(p, 'parameter scores written by stage 01 (from an older run? rerun stage 01)',
+                        got=str(e)[:80]) from None
     out['threshold'] = float(out['threshold']); return out
 
 def flagged_sessions(run_dir) -> np.ndarray:
@@ -266,7 +276,8 @@ def flagged_sessions(run_dir) -> np.ndarray:
     if len(ps['offsets']) != len(flags) + 1:
         raise DataError(run/'scores'/'parameter_scores.npz', f'scores of the {len(flags)} sessions of this run',
                         got=str(len(ps['offsets']) - 1))
-    return flags | (ParameterModel()._session_max(ps['z'], ps['offsets']) > ps['threshold'])
+    pm = ParameterModel(); pm.threshold_ = ps['threshold']
+    return flags | pm.session_flags(ps['parts'], ps['offsets'])
 
 # %% ../nbs/30_params.ipynb #f0e1db2d
 def recall_table(metrics:dict) -> pd.DataFrame|None:

@@ -85,7 +85,7 @@ def _value_parts(self:AnomalyTyper, sessions, values:EventValues|None) -> np.nda
 def _two_stage(self:AnomalyTyper, sessions, sc, parts=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Stage 01 detects, nearest stage-03 cluster types (runs without a classifier): classes, flags, distances."
     flag = self.model.predict(scores=sc).astype(bool); eoff = np.cumsum([0] + [len(s) for s in sessions])
-    if parts is not None: flag |= self.params._session_max(np.fmax(*parts.T), eoff) > self.params.threshold_
+    if parts is not None: flag |= self.params.session_flags(parts, eoff)
     cls = np.where(flag, 'anomaly', 'normal').astype(object); dist = np.full(len(sessions), np.nan)
     if self.clusters is not None and flag.any():
         idx = np.flatnonzero(flag)

@@ -14,8 +14,8 @@ from .core import DataError, read_json, to_jsonable, write_json, write_parquet
 from .sessions import Vocab
 
 # %% auto #0
-__all__ = ['FEATURE_META', 'ensure_run_dir', 'update_metrics', 'save_sessions', 'load_sessions', 'feature_columns',
-           'check_session_rows', 'load_features', 'load_cluster_labels']
+__all__ = ['FEATURE_META', 'ensure_run_dir', 'update_metrics', 'typing_skipped', 'save_sessions', 'load_sessions',
+           'feature_columns', 'check_session_rows', 'load_features', 'load_cluster_labels']
 
 # %% ../nbs/07_run.ipynb #125ffffb
 def ensure_run_dir(run_dir:str|os.PathLike|None, prefix:str='deeplog-mc-') -> Path:
@@ -32,6 +32,11 @@ def update_metrics(run_dir:str|os.PathLike, key:str, value) -> dict:
     m[key] = to_jsonable(value)
     write_json(path, m)
     return m
+
+# %% ../nbs/07_run.ipynb #0ca32e9b
+def typing_skipped(run_dir) -> str|None:
+    "Why stage 03 of the run found no types; None when it found some or has not run."
+    return ((read_json(Path(run_dir)/'metrics.json', {}) or {}).get('typing') or {}).get('skipped')
 
 # %% ../nbs/07_run.ipynb #189d3cce
 def save_sessions(df:pd.DataFrame, path) -> Path:

@@ -46,9 +46,13 @@ STAGE_OUTPUTS = {
     '03_clustering': ['features/cluster_labels.parquet', 'models/cluster_model.json', 'models/cluster_model.npz'],
     '04_multiclass': ['models/multiclass_model.pt', 'models/multiclass_model.json'],
 }
-OPTIONAL_OUTPUTS = {'00_data': ['data/parser.json'],
+OPTIONAL_OUTPUTS = {'00_data': ['data/parser.json', 'data/event_values.npz', 'data/event_lines.parquet'],
+                    '01_base_model': ['models/workflows.json', 'scores/departures.parquet',
+                                      'models/parameter_model.json', 'models/parameter_model.pt',
+                                      'scores/parameter_scores.npz'],
                     '04_multiclass': ['features/classifier_predictions.parquet', 'features/classifier_errors.parquet']}
-STAGE_METRICS = {'00_data': ['data', 'parsing'], '01_base_model': ['detection'], '02_features': ['features'],
+STAGE_METRICS = {'00_data': ['data', 'parsing'], '01_base_model': ['detection', 'workflows', 'parameters', 'feedback'],
+                 '02_features': ['features'],
                  '03_clustering': ['typing'], '04_multiclass': ['classifier']}
 
 # %% ../nbs/20_runner.ipynb #b2411802

@@ -15,6 +15,7 @@ from .config import ClassifierConfig, DataConfig, DetectorConfig, FeatureConfig,
 from .sessions import Vocab, flatten, event_count_matrix
 from .datasets import assign_splits, data_summary, load_dataset
 from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_features, load_sessions,
+                            typing_skipped,
                             save_sessions, update_metrics, FEATURE_META)
 from .detector import RULES, DeepLog, EventScores, NGramBaseline
 from .features import DeviationFeatures
@@ -148,7 +149,7 @@ def train_base_model(run_dir, config:DetectorConfig|None=None, verbose:bool=Fals
     model.save(run/'models'/'base_model')
     update_metrics(run, 'detection', metrics); write_workflows(run, cfg.workflow_support)
     write_parameter_model(run, max_epochs=cfg.max_epochs, patience=cfg.patience, fpr=cfg.value_fpr, seed=cfg.seed,
-                          labels=cfg.selection == 'fit')
+                          labels=cfg.selection == 'fit', key_flags=model.predict(scores=sc_all))
     return model, metrics
 
 # %% ../nbs/17_stages.ipynb #638b42b1
@@ -409,7 +410,7 @@ def train_classifier(run_dir, config:ClassifierConfig|None=None, verbose:bool=Fa
                      **overrides) -> tuple[EnhancedDeepLogModel|None, dict]:
     "Stage 04: train the classifier on fit, evaluate it and the two-stage baseline on test; write model and metrics."
     cfg = stage_config(ClassifierConfig, config, **overrides); t0 = time.perf_counter()
-    skipped = ((read_json(Path(run_dir)/'metrics.json', {}) or {}).get('typing') or {}).get('skipped')
+    skipped = typing_skipped(run_dir)
     if skipped:                                                   # stage 03 found nothing to type
         metrics = {'skipped': f'no anomaly types to learn ({skipped})'}
         if write: update_metrics(Path(run_dir), 'classifier', metrics)

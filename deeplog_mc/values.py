@@ -20,7 +20,7 @@ from .logs import sessions_by_id
 __all__ = ['NUMBER', 'line_values', 'line_times', 'EventValues', 'session_line_index', 'event_values', 'event_lines']
 
 # %% ../nbs/29_values.ipynb #a33f100e
-NUMBER = re.compile(r'(?<![\w./:-])[-+]?\d+(?:\.\d+)?(?![\w./:-])')
+NUMBER = re.compile(r'(?<![\w./:-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w/:-]|\.[\w/])')
 
 def line_values(contents, max_values:int=8) -> np.ndarray:
     "The first `max_values` standalone numbers of each line, shape (lines, max_values), NaN where there are fewer."
