@@ -10,8 +10,12 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
+import numpy as np
+import pandas as pd
+
 from .core import DataError
 from .logs import format_regex
+from .values import EventValues, event_values
 from .predict import AnomalyTyper, attach_raw_lines, json_lines
 
 # %% auto #0
@@ -135,6 +139,16 @@ def _line_reader(spec:dict):
         return (m.group('Content'), m.groupdict()) if m else None
     return read
 
+# %% ../nbs/26_watch.ipynb #3ddf788a
+def _closed_values(typer:AnomalyTyper, read, closed:list) -> EventValues|None:
+    "The event values of `closed` sessions `(id, keys, [(line number, raw line)])`; None where the run needs none."
+    s = typer.meta['spec'].get('session') or {}
+    if typer.params is None or s.get('by', 'id') != 'id' or not closed: return None
+    rows = [read(text) for c in closed for _, text in c[2]]
+    lines = pd.DataFrame([{**fields, 'Content': content} for content, fields in rows])
+    off = np.concatenate([[0], np.cumsum([len(c[2]) for c in closed])]).astype(np.int64)
+    return event_values(lines, s, None, index=([c[0] for c in closed], np.arange(len(lines)), off))
+
 # %% ../nbs/26_watch.ipynb #8fa356f0
 EMIT_BATCH = 1024
 
@@ -150,7 +164,7 @@ def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idl
     def emit(closed):
         if not closed: return
         pred = typer.predict([c[1] for c in closed], [c[0] for c in closed],
-                             lines=[[ln for ln, _ in c[2]] for c in closed])
+                             lines=[[ln for ln, _ in c[2]] for c in closed], values=_closed_values(typer, read, closed))
         attach_raw_lines(pred, {ln: text for c in closed for ln, text in c[2]})
         out.writelines(json_lines(pred)); out.flush()
         n['sessions'] += len(pred); n['anomalous'] += int(pred.is_anomaly.sum())

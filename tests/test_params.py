@@ -102,3 +102,22 @@ def test_predict_reads_parameter_values_from_raw_logs(typed_raw_run, tmp_path):
                         'kind': kind}).groupby('kind').mean()
     for k in PERFORMANCE_TYPES: assert got.loc[k, 'with'] >= 0.6 and got.loc[k, 'without'] <= 0.2, got
     assert got.loc['normal', 'with'] <= 0.05, got
+
+
+def test_watch_reads_parameter_values_as_predict_does(typed_raw_run, tmp_path):
+    import subprocess, sys
+    from pathlib import Path
+    from deeplog_mc.datasets import write_synthetic_log
+    from deeplog_mc.predict import predict_file, read_predictions
+    write_synthetic_log(tmp_path, seed=8, n_train=0, n_test_normal=30, n_per_type=6)
+    log = tmp_path/'synthetic.log'
+    want = read_predictions(predict_file(typed_raw_run, log, tmp_path/'p.jsonl', progress=False)['output'])
+    with open(log) as f:
+        r = subprocess.run([str(Path(sys.executable).parent/'deeplog-mc'), 'watch', str(typed_raw_run), '-'], stdin=f,
+                           capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = {v['session_id']: (v['class'], v['is_anomaly']) for v in map(json.loads, r.stdout.splitlines())}
+    assert got == {s: (c, a) for s, c, a in zip(want.session_id, want['class'], want.is_anomaly)}
+    kind = pd.read_csv(tmp_path/'labels.csv').set_index('session_id').type
+    perf = [s for s in got if kind.get(s) in PERFORMANCE_TYPES]
+    assert perf and np.mean([got[s][1] for s in perf]) >= 0.6          # found live, from the values of the lines
