@@ -32,17 +32,28 @@ def key_implications(sessions, support:float=0.99) -> nx.DiGraph:
     keys = sorted(set().union(*sets.index)) if len(sets) else []
     P = np.array([[k in s for k in keys] for s in sets.index], np.float64).reshape(len(sets), len(keys))
     both = (P * sets.to_numpy(np.float64)[:, None]).T @ P; held = np.diag(both)
-    g = nx.DiGraph(); g.add_nodes_from((k, {'sessions': int(n)}) for k, n in zip(keys, held))
+    g = nx.DiGraph(sessions=int(sets.sum()), support=support,
+                   together={(keys[i], keys[j]): int(both[i, j]) for i, j in zip(*np.nonzero(np.triu(both, 1)))})
+    g.add_nodes_from((k, {'sessions': int(n)}) for k, n in zip(keys, held))
     b, a = np.nonzero((both >= support * held[:, None] - 1e-9) & ~np.eye(len(keys), dtype=bool))
     g.add_edges_from((keys[i], keys[j]) for i, j in zip(b, a)); return g
 
 # %% ../nbs/27_workflows.ipynb #82f00c01
 def find_tasks(implications:nx.DiGraph) -> list[list[int]]:
-    "Tasks as sorted key lists, the most frequent first; every key in one task when no key implies another."
-    comps = [sorted(c) for c in nx.weakly_connected_components(implications) if len(c) > 1]
-    if not comps: return [sorted(implications)] if len(implications) else []
-    seen = lambda c: max(implications.nodes[k]['sessions'] for k in c)
-    return sorted(comps, key=lambda c: (-seen(c), c[0]))
+    "Tasks as sorted key lists, the most frequent first; every key in one task when there is only one."
+    g, held = implications, dict(implications.nodes(data='sessions'))
+    n, sup, together = g.graph.get('sessions', 0), g.graph.get('support', 1.0), g.graph.get('together', {})
+    everywhere = {k for k, c in held.items() if n and c >= sup * n}           # implied by every key: says nothing
+    g = nx.DiGraph(e for e in implications.edges if e[1] not in everywhere); g.add_nodes_from(implications)
+    comps = [frozenset(c) for c in nx.weakly_connected_components(g) if len(c) > 1]
+    link = nx.Graph(); link.add_nodes_from(comps)
+    link.add_edges_from((A, B) for i, A in enumerate(comps) for B in comps[i + 1:]
+                        if any(together.get((min(a, b), max(a, b)), 0) > (1 - sup) * min(held[a], held[b])
+                               for a in A for b in B))
+    tasks = [sorted(set().union(*c)) for c in nx.connected_components(link)]
+    if len(tasks) <= 1: return [sorted(implications)] if len(implications) else []
+    seen = lambda c: max(held[k] for k in c)
+    return sorted(tasks, key=lambda c: (-seen(c), c[0]))
 
 # %% ../nbs/27_workflows.ipynb #e0526d91
 def task_of(session, tasks:list[list[int]]) -> int:

@@ -36,6 +36,17 @@ def test_noise_keys_are_shared_and_the_rest_of_each_graph_is_the_generators(seed
         assert set(g.subgraph(set(g) - {HEARTBEAT}).edges) == workflow_edges(generator_workflow(t))
 
 
+def test_a_key_every_session_logs_is_shared_and_tasks_stay_apart():
+    "A login line at the start of every session, whatever its task, does not join the tasks."
+    df = generate_synthetic(n_train=600, n_test_normal=0, n_per_type=1, noise=0, seed=4)
+    LOGIN = 9999
+    wf = Workflows().fit([[LOGIN, *s] for s in df.events[df.label == 0]])
+    assert wf.shared_ == sorted([AUTH, LOGIN]) and len(wf.tasks_) == len(WORKFLOWS)
+    for t, g in zip(wf.tasks_, wf.graphs_):
+        want = {e for e in workflow_edges(generator_workflow(t)) if e[0] != 'start'}   # the login comes first now
+        assert set(g.subgraph(set(g) - {LOGIN, 'start'}).edges) == want
+
+
 def test_order_anomalies_leave_their_workflow_at_the_swapped_step():
     df = generate_synthetic(n_train=600, n_test_normal=0, n_per_type=30, noise=0, seed=3)
     wf = Workflows().fit(df.events[df.label == 0])
