@@ -71,7 +71,7 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
 def _values(spec:dict, root, sessions:pd.DataFrame, lines:pd.DataFrame|None=None) -> tuple:
     "Event values and source lines of a data set whose sessions are `lines` (read if None) grouped by id."
     sess = spec.get('session') or {}
-    logs = any(s.get('format') in ('raw', 'structured', 'table') for s in spec['sources'])
+    logs = [s['path'] for s in spec['sources'] if s.get('format') in ('raw', 'structured', 'table')]
     if sess.get('by', 'id') != 'id' or not logs:
         return None, None, 'none: sessions are not log lines grouped by id'
     try:
@@ -79,8 +79,9 @@ def _values(spec:dict, root, sessions:pd.DataFrame, lines:pd.DataFrame|None=None
         index = session_line_index(lines, sess, sessions)
         v = event_values(lines, sess, sessions, index=index)
     except DataError as e: return None, None, f'none: {e}'
-    return v, event_lines(lines, index), f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with " \
-        'values' + ('' if sess.get('time_field') else ', no time field')
+    found = f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with values" + \
+        ('' if sess.get('time_field') else ', no time field')
+    return v, event_lines(lines, index, files=logs), found
 
 def _load_described(name:str, root, seed:int) -> Dataset:
     "A built-in or YAML-described data set, with its parser, loading report and description."

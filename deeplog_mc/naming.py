@@ -156,9 +156,12 @@ def _window(lines:list, dev:np.ndarray, limit:int) -> list[str]:
 
 # %% ../nbs/13_naming.ipynb #6206df6e
 def mark_raw(lines:pd.DataFrame, deviates, limit:int=30, width:int=160) -> list[str]:
-    "Lines `» line N: message` of one session's events (» where the model did not expect the event)."
+    "Lines `» [file] line N: message` of one session's events (» where the model did not expect the event)."
     dev = np.asarray(deviates, bool)[:len(lines)]
-    text = [f"{'»' if d else ' '} line {n}: {str(t)[:width]}" for n, t, d in zip(lines.line, lines.text, dev)]
+    many = 'file' in lines and lines.file.nunique() > 1
+    rows = lines.assign(where=lines.file.astype(str) + ' ' if many else '')[['where', 'line', 'text']]
+    text = [f"{'»' if d else ' '} {f}line {n}: {str(t)[:width]}"
+            for (f, n, t), d in zip(rows.itertuples(index=False), dev)]
     return _window(text, dev, limit)
 
 # %% ../nbs/13_naming.ipynb #a0d4022c

@@ -224,10 +224,11 @@ def raw_lines(path, numbers) -> dict[int, str]:
 def _explained_lines(pred:pd.DataFrame) -> set[int]:
     return {e['line'] for ex in pred.get('explanation', []) for e in ex if 'line' in e}
 
-def attach_raw_lines(pred:pd.DataFrame, text:dict[int, str]) -> pd.DataFrame:
-    "Add each explained event's raw line (`raw`) from `text` (line number -> text), in place."
+def attach_raw_lines(pred:pd.DataFrame, text:dict[int, str], file:str|None=None) -> pd.DataFrame:
+    "Add to each explained event with a `line` its `file` and its raw line (`raw`, from `text`: number -> text)."
     for ex in pred.get('explanation', []):
         for e in ex:
+            if 'line' in e and file is not None: e['file'] = file
             if e.get('line') in text: e['raw'] = text[e['line']]
     return pred
 
@@ -303,8 +304,9 @@ def predict_file(run_dir, input_path, output_path, fmt:str='auto', batch:int=50_
         for ids, sessions, lines, values in tqdm(typer.iter_input(input_path, fmt, batch), disable=not progress,
                                                  desc='predict', unit='chunk'):
             pred = typer.predict(sessions, ids, lines=lines, values=values)
-            if lines is not None and typer.meta['spec'].get('log_format'):        # a text log: quote its lines
-                attach_raw_lines(pred, raw_lines(input_path, _explained_lines(pred)))
+            if lines is not None:                             # raw-log input: each line's file, and a text log's text
+                text = raw_lines(input_path, _explained_lines(pred)) if typer.meta['spec'].get('log_format') else {}
+                attach_raw_lines(pred, text, file=str(input_path))
             out.write(pred)
     return out.summary()
 

@@ -108,10 +108,12 @@ def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_va
                        values=line_values(lines.Content.to_numpy()[idx], max_values), dt=dt)
 
 # %% ../nbs/29_values.ipynb #ff80583d
-def event_lines(lines:pd.DataFrame, index:tuple) -> pd.DataFrame:
-    "Per event (`session_line_index`): session id, position in the session, line number in its file, message."
+def event_lines(lines:pd.DataFrame, index:tuple, files=('',)) -> pd.DataFrame:
+    "Per event (`session_line_index`): session id, position in the session, file, line number in it, message."
     want, idx, offsets = index; n = np.diff(offsets)
     number = lines.LineId.to_numpy() if 'LineId' in lines else np.arange(1, len(lines) + 1)
+    fno = lines['_file'].to_numpy()[idx] if '_file' in lines else np.zeros(len(idx), int)
     return pd.DataFrame({'session_id': np.repeat(np.asarray(want, object), n).astype(str),
                          'position': np.arange(offsets[-1]) - np.repeat(offsets[:-1], n),
+                         'file': np.asarray(list(files), object)[fno].astype(str),
                          'line': number[idx].astype(np.int64), 'text': lines.Content.to_numpy()[idx].astype(str)})

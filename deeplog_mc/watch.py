@@ -165,7 +165,7 @@ def watch(run_dir, source, output='-', idle:float=30.0, poll:float=0.5, exit_idl
         if not closed: return
         pred = typer.predict([c[1] for c in closed], [c[0] for c in closed],
                              lines=[[ln for ln, _ in c[2]] for c in closed], values=_closed_values(typer, read, closed))
-        attach_raw_lines(pred, {ln: text for c in closed for ln, text in c[2]})
+        attach_raw_lines(pred, {ln: text for c in closed for ln, text in c[2]}, file=str(source))
         out.writelines(json_lines(pred)); out.flush()
         n['sessions'] += len(pred); n['anomalous'] += int(pred.is_anomaly.sum())
     stop = (lambda: time.monotonic() - last >= exit_idle) if exit_idle else None

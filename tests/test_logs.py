@@ -207,6 +207,7 @@ def test_raw_logs_are_predicted_through_the_runs_parser_and_session_rule(tmp_pat
     assert bool(pred.is_anomaly[1]) and any(e['event'].startswith('E') and e['position'] == 1 for e in pred.explanation[1])
     panic = [e for e in pred.explanation[1] if e['position'] == 1][0]         # down to the raw line of the input
     assert panic['line'] == 4 and panic['raw'] == '2024-01-02 09:00:03 WARN svc: kernel panic in module zz for req-101'
+    assert panic['file'] == str(new)
 
 
 # Masking token by token (each distinct token once) is exact: the text of masking each whole line, for any line.
