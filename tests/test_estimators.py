@@ -10,7 +10,10 @@ from deeplog_mc.classifier import EnhancedDeepLogModel
 from deeplog_mc.clustering import AnomalyClusterer
 from deeplog_mc.detector import DeepLog, NGramBaseline
 from deeplog_mc.features import DeviationFeatures
+from deeplog_mc.params import ParameterModel
 from deeplog_mc.synthetic import generate_synthetic
+from deeplog_mc.values import EventValues
+from deeplog_mc.workflows import Workflows
 
 
 @pytest.fixture(scope='module')
@@ -25,8 +28,19 @@ def fitted_deeplog(train):
     return m
 
 
+def toy_values(n, seed):
+    "`n` sessions `1 2 3` with a size on key 2 and a time delta on keys 2 and 3."
+    rng = np.random.default_rng(seed); dt = rng.lognormal(-2, 0.2, 3 * n); dt[::3] = np.nan
+    vals = np.full((3 * n, 1), np.nan); vals[1::3, 0] = rng.normal(100, 5, n)
+    return [[1, 2, 3]] * n, EventValues(np.array([f's{i}' for i in range(n)]), np.arange(0, 3 * n + 1, 3), vals, dt)
+
+
 def fit_each(name, data):
     train, held = data
+    if name == 'Workflows': return Workflows(support=0.95), Workflows(support=0.95).fit(train)
+    if name == 'ParameterModel':
+        kw = dict(max_epochs=2, patience=1, hidden=8, emb_dim=4, random_state=0)
+        return ParameterModel(**kw), ParameterModel(**kw).fit(*toy_values(40, 0), *toy_values(20, 1))
     if name == 'DeepLog': return DeepLog(hidden=8, emb_dim=4, max_epochs=2, g=9, random_state=3), fitted_deeplog(train)
     if name == 'NGramBaseline': return NGramBaseline(ns=(1, 2)), NGramBaseline(ns=(1, 2)).fit(train)
     if name == 'DeviationFeatures': return DeviationFeatures(), DeviationFeatures().fit(fitted_deeplog(train), train)
@@ -40,7 +54,8 @@ def fit_each(name, data):
     return EnhancedDeepLogModel(**kw), EnhancedDeepLogModel(**kw).fit(list(held.events), y)
 
 
-NAMES = ['DeepLog', 'NGramBaseline', 'DeviationFeatures', 'AnomalyClusterer', 'EnhancedDeepLogModel']
+NAMES = ['DeepLog', 'NGramBaseline', 'DeviationFeatures', 'AnomalyClusterer', 'EnhancedDeepLogModel', 'Workflows',
+         'ParameterModel']
 
 
 @pytest.mark.parametrize('name', NAMES)
