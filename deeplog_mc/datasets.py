@@ -16,8 +16,8 @@ from .sessions import Dataset, check_unique_ids, read_session_csv, read_session_
 from .synthetic import LOG_FORMAT, SYNTHETIC_TEMPLATES, generate_synthetic, generate_synthetic_log
 from .logs import DEFAULT_MASKS
 from .values import event_lines, event_values, session_line_index
-from .specs import (BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, read_spec,
-                              read_spec_lines)
+from .specs import (BUILTIN_SPECS, assign_pools, check_grouping, labels_table, load_spec, log_sources,
+                              read_spec, read_spec_lines)
 
 # %% auto #0
 __all__ = ['DATASETS', 'SYNTHETIC_RAW_SPEC', 'load_hdfs', 'load_hdfs_2pct', 'write_synthetic_log', 'load_dataset',
@@ -71,7 +71,7 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
 def _values(spec:dict, root, sessions:pd.DataFrame, lines:pd.DataFrame|None=None) -> tuple:
     "Event values and source lines of a data set whose sessions are `lines` (read if None) grouped by id."
     sess = spec.get('session') or {}
-    logs = [s['path'] for s in spec['sources'] if s.get('format') in ('raw', 'structured', 'table')]
+    logs = log_sources(spec)
     if sess.get('by', 'id') != 'id' or not logs:
         return None, None, 'none: sessions are not log lines grouped by id'
     try:

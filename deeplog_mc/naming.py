@@ -155,10 +155,10 @@ def _window(lines:list, dev:np.ndarray, limit:int) -> list[str]:
            ([f'  … {len(lines) - end} more'] if end < len(lines) else [])
 
 # %% ../nbs/13_naming.ipynb #6206df6e
-def mark_raw(lines:pd.DataFrame, deviates, limit:int=30, width:int=160) -> list[str]:
+def mark_raw(lines:pd.DataFrame, deviates, limit:int=30, width:int=160, with_file:bool=False) -> list[str]:
     "Lines `» [file] line N: message` of one session's events (» where the model did not expect the event)."
     dev = np.asarray(deviates, bool)[:len(lines)]
-    many = 'file' in lines and lines.file.nunique() > 1
+    many = with_file and 'file' in lines
     rows = lines.assign(where=lines.file.astype(str) + ' ' if many else '')[['where', 'line', 'text']]
     text = [f"{'»' if d else ' '} {f}line {n}: {str(t)[:width]}"
             for (f, n, t), d in zip(rows.itertuples(index=False), dev)]

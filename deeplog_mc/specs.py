@@ -21,7 +21,7 @@ from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, 
 # %% auto #0
 __all__ = ['SPEC_TYPES', 'SPEC_FIELDS', 'SOURCE_FIELDS', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
            'labels_table', 'types_table', 'assign_pools', 'spec_parser', 'load_spec', 'check_grouping',
-           'read_spec_lines']
+           'read_spec_lines', 'log_sources']
 
 # %% ../nbs/05_specs.ipynb #4301bbf3
 SPEC_TYPES = {'name': str, 'description': str, 'log_format': str, 'content': str, 'templates': str,
@@ -369,6 +369,11 @@ def read_spec_lines(spec:dict|str|os.PathLike, root=None) -> pd.DataFrame:
     _, tables = _read_sources(spec, resolve_data_root(root), where=where, report={'sources': []})
     if not tables: raise DataError(where, 'log sources (raw, structured or table) to read lines from')
     return _combine_lines(spec, tables, where)
+
+# %% ../nbs/05_specs.ipynb #4073ca39
+def log_sources(spec:dict) -> list[str]:
+    "Paths of the sources of `spec` read as log lines (raw, structured or table), in order."
+    return [s['path'] for s in spec.get('sources') or [] if s.get('format', 'raw') in ('raw', 'structured', 'table')]
 
 # %% ../nbs/05_specs.ipynb #4e088f4f
 HDFS_FORMAT = '<Date> <Time> <Pid> <Level> <Component>: <Content>'

@@ -14,6 +14,7 @@ from .core import DataError, atomic_write, read_json, write_parquet
 from .config import ClassifierConfig, DataConfig, DetectorConfig, FeatureConfig, TypingConfig
 from .sessions import Vocab, flatten, event_count_matrix
 from .datasets import assign_splits, data_summary, load_dataset
+from .specs import log_sources
 from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_features, load_sessions,
                             typing_skipped,
                             save_sessions, update_metrics, FEATURE_META)
@@ -223,7 +224,8 @@ def write_type_cards(run, df:pd.DataFrame, fit_m:np.ndarray, clu:AnomalyClustere
     dev = DeviationFeatures.load(run/'models'/'features.json').deviates(sc)
     row = {str(s): i for i, s in enumerate(df.session_id)}; near = nearest_types(clu.centers_)
     name = {p['cluster']: p.get('final_name', p['name']) for p in profiles}; cards = []
-    lp = run/'data'/'event_lines.parquet'
+    lp, spec = run/'data'/'event_lines.parquet', read_json(run/'data'/'meta.json', {}).get('spec') or {}
+    many_logs = len(log_sources(spec)) > 1                                # then each source line names its file
     ids = [str(p['nearest'][0]['session_id']) for p in profiles if p.get('nearest')]
     raw = pd.read_parquet(lp, filters=[('session_id', 'in', ids)]).sort_values(['session_id', 'position']) \
         .groupby('session_id') if lp.is_file() and ids else None          # raw-log runs: the examples' source lines
@@ -233,7 +235,8 @@ def write_type_cards(run, df:pd.DataFrame, fit_m:np.ndarray, clu:AnomalyClustere
             sid = p['nearest'][0]['session_id']; i = row[str(sid)]
             ex = {'session_id': sid, 'lines': mark_session(df.events.iloc[i], dev[sc.offsets[i]:sc.offsets[i + 1]],
                                                            templates)}
-            if raw is not None: ex['raw'] = mark_raw(raw.get_group(str(sid)), dev[sc.offsets[i]:sc.offsets[i + 1]])
+            if raw is not None: ex['raw'] = mark_raw(raw.get_group(str(sid)), dev[sc.offsets[i]:sc.offsets[i + 1]],
+                                                     with_file=many_logs)
         other = (near[c][0], name.get(near[c][0], '?'), near[c][1]) if c in near else None
         cards.append(type_card(p, n_anomalies=int(fit_m.sum()), nearest=other, example=ex))
     text = '\n\n'.join([f'# {len(profiles)} anomaly types', *cards]) + '\n'

@@ -39,21 +39,26 @@ def key_implications(sessions, support:float=0.99) -> nx.DiGraph:
     g.add_edges_from((keys[i], keys[j]) for i, j in zip(b, a)); return g
 
 # %% ../nbs/27_workflows.ipynb #82f00c01
-def find_tasks(implications:nx.DiGraph) -> list[list[int]]:
-    "Tasks as sorted key lists, the most frequent first; every key in one task when there is only one."
-    g, held = implications, dict(implications.nodes(data='sessions'))
+def _split_by_everywhere(g:nx.DiGraph, comp:set, held:dict) -> list[list[int]]:
+    "The parts of the implication group `comp` joined only through keys nearly every session holds; else `comp`."
     n, sup, together = g.graph.get('sessions', 0), g.graph.get('support', 1.0), g.graph.get('together', {})
-    everywhere = {k for k, c in held.items() if n and c >= sup * n}           # implied by every key: says nothing
-    g = nx.DiGraph(e for e in implications.edges if e[1] not in everywhere); g.add_nodes_from(implications)
-    comps = [frozenset(c) for c in nx.weakly_connected_components(g) if len(c) > 1]
-    link = nx.Graph(); link.add_nodes_from(comps)
-    link.add_edges_from((A, B) for i, A in enumerate(comps) for B in comps[i + 1:]
+    everywhere = {k for k in comp if n and held[k] >= sup * n}                  # implied by every key: says nothing
+    pruned = nx.DiGraph(e for e in g.subgraph(comp).edges if e[1] not in everywhere); pruned.add_nodes_from(comp)
+    parts = [frozenset(c) for c in nx.weakly_connected_components(pruned) if len(c) > 1]
+    link = nx.Graph(); link.add_nodes_from(parts)
+    link.add_edges_from((A, B) for i, A in enumerate(parts) for B in parts[i + 1:]
                         if any(together.get((min(a, b), max(a, b)), 0) > (1 - sup) * min(held[a], held[b])
                                for a in A for b in B))
-    tasks = [sorted(set().union(*c)) for c in nx.connected_components(link)]
-    if len(tasks) <= 1: return [sorted(implications)] if len(implications) else []
-    seen = lambda c: max(held[k] for k in c)
-    return sorted(tasks, key=lambda c: (-seen(c), c[0]))
+    groups = [sorted(set().union(*c)) for c in nx.connected_components(link)]
+    return groups if len(groups) > 1 else [sorted(comp)]
+
+def find_tasks(implications:nx.DiGraph) -> list[list[int]]:
+    "Tasks as sorted key lists, the most frequent first; every key in one task when no key implies another."
+    held = dict(implications.nodes(data='sessions'))
+    tasks = [t for c in nx.weakly_connected_components(implications) if len(c) > 1
+             for t in _split_by_everywhere(implications, c, held)]
+    if not tasks: return [sorted(implications)] if len(implications) else []
+    return sorted(tasks, key=lambda c: (-max(held[k] for k in c), c[0]))
 
 # %% ../nbs/27_workflows.ipynb #e0526d91
 def task_of(session, tasks:list[list[int]]) -> int:
