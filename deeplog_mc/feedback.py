@@ -128,9 +128,9 @@ def feedback(run_dir, labels=None, renames:dict|None=None, verbose:bool=False) -
     update_metrics(run, 'feedback', out); return out
 
 # %% ../nbs/28_feedback.ipynb #b00eaf34
-def _flagged(model:DeepLog, sessions, unseen:bool=True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Windows, keys and session index of the flagged events of `sessions` (events of unseen keys only if `unseen`)."
-    sc = model.score_events(sessions); ids, off = model._encode(sessions)
+def _flagged(model:DeepLog, sessions, unseen:bool=True, scores:EventScores|None=None) -> tuple:
+    "Windows, keys and session index of the flagged events of `sessions` (`scores`: theirs, when already known)."
+    sc = model.score_events(sessions) if scores is None else scores; ids, off = model._encode(sessions)
     W, T, _ = session_windows(ids, off, model.window)
     f = model.flag_events(sc) & (unseen | ~sc.unseen)
     return W[f], T[f], sc.session_of_event()[f]
@@ -142,14 +142,14 @@ def _groups(W:np.ndarray, T:np.ndarray, k:int, n:int) -> dict:
     order = np.argsort(inv, kind='stable'); bounds = np.searchsorted(inv[order], np.arange(len(u) + 1))
     return {tuple(r): order[bounds[i]:bounds[i + 1]] for i, r in enumerate(u.tolist())}
 
-def exemption_rules(model:DeepLog, normal, anomalous=None, max_recall_loss:float=0.0) -> list[tuple]:
+def exemption_rules(model:DeepLog, normal, anomalous=None, max_recall_loss:float=0.0, scores:tuple=(None, None)):
     "Rules `(k, last k keys, key)` clearing the flagged events of `normal`, each as general as `anomalous` allows."
     h, n = model.window, len(model.vocab_)
-    W, T, _ = _flagged(model, normal, unseen=False)
+    W, T, _ = _flagged(model, normal, unseen=False, scores=scores[0])
     if not len(T): return []
     pairs, _, cnt = unique_rows(np.column_stack([W, T]), n); pairs = pairs[np.argsort(-cnt, kind='stable')]
     if anomalous is None or not len(anomalous): return [(h, p[:-1].tolist(), int(p[-1])) for p in pairs]
-    Wa, Ta, Sa = _flagged(model, anomalous)
+    Wa, Ta, Sa = _flagged(model, anomalous, scores=scores[1])
     left = np.bincount(Sa); budget = int(max_recall_loss * (left > 0).sum()); lost, rules, groups = 0, [], {}
     cleared = np.zeros(len(Ta), bool)
     for p in pairs:
@@ -174,13 +174,14 @@ def false_positive_feedback(run_dir, path, max_recall_loss:float=0.005) -> dict:
     run = Path(run_dir); df, _, _ = load_sessions(run)
     ids = {sid for _, sid, _ in _session_rows(path, df, ['session_id'])}
     given = df.session_id.astype(str).isin(ids).to_numpy()
-    model = DeepLog.load(run/'models'/'base_model.pt')
-    before = model.predict(scores=EventScores.load(run/'scores'/'event_scores.npz')).astype(bool)
+    model, stored = DeepLog.load(run/'models'/'base_model.pt'), EventScores.load(run/'scores'/'event_scores.npz')
+    before = model.predict(scores=stored).astype(bool)
     labels = ((read_json(run/'metrics.json', {}) or {}).get('detection') or {}).get('selection') == 'fit'
-    ref = df.events[(df.split == 'fit').to_numpy() & (df.label == 1).to_numpy() & ~given] if labels else None
+    refm = (df.split == 'fit').to_numpy() & (df.label == 1).to_numpy() & ~given & labels
     step = save_step(run, {'false_positives': str(path), 'sessions': int(given.sum()),
                            'max_recall_loss': max_recall_loss})
-    rules = exemption_rules(model, df.events[given], anomalous=ref, max_recall_loss=max_recall_loss)
+    rules = exemption_rules(model, df.events[given], anomalous=df.events[refm] if labels else None,
+                            max_recall_loss=max_recall_loss, scores=(stored.take(given), stored.take(refm)))
     model.exemptions_ = [*model.exemptions_, *rules]; model.save(run/'models'/'base_model')
     sc = model.score_events(df.events); sc.save(run/'scores'/'event_scores.npz')
     after = model.predict(scores=sc).astype(bool)

@@ -18,13 +18,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .core import DataError, atomic_write, read_json, seed_everything, write_json
 from .nets import load_torch_state, save_torch, train_loop
+from .sessions import flatten
 from .values import EventValues
 from .run import load_sessions, update_metrics
 from .detector import DeepLog, EventScores
 
 # %% auto #0
-__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model', 'parameter_scores', 'flagged_sessions',
-           'recall_table']
+__all__ = ['ValueLSTM', 'ParameterModel', 'fpr_threshold', 'write_parameter_model', 'parameter_scores', 'key_model_flags',
+           'flagged_sessions', 'recall_table']
 
 # %% ../nbs/30_params.ipynb #bd2e54dd
 class ValueLSTM(nn.Module):
@@ -59,7 +60,7 @@ def _raw(values:EventValues) -> np.ndarray:
 @patch
 def _key_index(self:ParameterModel, sessions) -> np.ndarray:
     "Index of each event's key among the fitted keys; unseen keys get len(keys_)."
-    flat = np.concatenate([np.asarray(s, np.int64) for s in sessions]) if len(sessions) else np.zeros(0, np.int64)
+    flat = flatten(list(sessions))[0]
     i = np.searchsorted(self.keys_, flat).clip(0, max(len(self.keys_) - 1, 0))
     return np.where((len(self.keys_) > 0) & (self.keys_[i] == flat), i, len(self.keys_))
 
@@ -113,7 +114,7 @@ def _errors(self:ParameterModel, k, Z, offsets) -> np.ndarray:
 @patch
 def _prepare(self:ParameterModel, sessions, values:EventValues, learn:bool=False):
     "Key indices, standardised rows and offsets of `sessions` with their `values`."
-    if learn: self.keys_ = np.unique(np.concatenate([np.asarray(s, np.int64) for s in sessions]))
+    if learn: self.keys_ = np.unique(flatten(list(sessions))[0])
     k = self._key_index(sessions)
     if len(k) != len(values.dt): raise DataError('event values', f'{len(k)} events', got=str(len(values.dt)))
     return k, self._standardise(k, _raw(values), learn), values.offsets
@@ -156,7 +157,7 @@ def _calibrate(self:ParameterModel, k, E, offsets):
     for i in range(n):
         cnt, m, s = _moments(E[k == i]); ok = cnt >= 2
         self.err_mean_[i, ok], self.err_scale_[i, ok] = m[ok], s[ok]
-    self.threshold_ = fpr_threshold(self._session_max(self._event_z(k, E), offsets), self.fpr)
+    self.threshold_ = fpr_threshold(_session_max(self._event_z(k, E), offsets), self.fpr)
 
 @patch
 def _parts(self:ParameterModel, k, E) -> np.ndarray:
@@ -170,8 +171,11 @@ def _event_z(self:ParameterModel, k, E) -> np.ndarray:
     "Per event: the larger of its two parts (NaN without values)."
     return np.fmax(*self._parts(k, E).T)
 
-@patch
-def _session_max(self:ParameterModel, z, offsets) -> np.ndarray:
+def _parts_over(parts, offsets, threshold:float) -> np.ndarray:
+    "Which sessions have an event whose larger part lies over `threshold`."
+    return _session_max(np.fmax(*np.asarray(parts).T), offsets) > threshold
+
+def _session_max(z, offsets) -> np.ndarray:
     "Largest event score per session (-inf for a session without values)."
     z, out = np.where(np.isfinite(z), z, -np.inf), np.full(len(offsets) - 1, -np.inf); full = np.diff(offsets) > 0
     if full.any(): out[full] = np.maximum.reduceat(z, offsets[:-1][full])     # as EventScores does per session
@@ -192,7 +196,7 @@ def event_scores(self:ParameterModel, sessions, values:EventValues) -> np.ndarra
 @patch
 def session_flags(self:ParameterModel, parts:np.ndarray, offsets:np.ndarray) -> np.ndarray:
     "Which sessions (`offsets` into the events) have an event whose larger part (`event_parts`) is over the threshold."
-    return self._session_max(np.fmax(*np.asarray(parts).T), offsets) > self.threshold_
+    return _parts_over(parts, offsets, self.threshold_)
 
 @patch
 def predict(self:ParameterModel, sessions, values:EventValues) -> np.ndarray:
@@ -245,8 +249,7 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
     buf = io.BytesIO(); np.savez(buf, offsets=allv.offsets, parts=parts, threshold=model.threshold_)
     atomic_write(run/'scores'/'parameter_scores.npz', buf.getvalue())
     flags = model.session_flags(parts, allv.offsets)
-    key = key_flags if key_flags is not None else \
-        DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+    key = key_flags if key_flags is not None else key_model_flags(run)
     test = (df.split == 'test').to_numpy(); normal = test & (df.label == 0).to_numpy()
     out = {'threshold': model.threshold_, 'epochs': len(model.history_), 'best_epoch': model.best_epoch_,
            'test': {'fpr': float(flags[normal].mean()) if normal.any() else None,
@@ -267,17 +270,19 @@ def parameter_scores(run_dir) -> dict|None:
                         got=str(e)[:80]) from None
     out['threshold'] = float(out['threshold']); return out
 
+def key_model_flags(run_dir) -> np.ndarray:
+    "Per session of a run: flagged by stage 01's key model (its saved decision on its saved scores)."
+    run = Path(run_dir)
+    return DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+
 def flagged_sessions(run_dir) -> np.ndarray:
     "Per session of a run: flagged by the key model, or by the parameter model where the run has one."
-    run = Path(run_dir); ps = parameter_scores(run)
-    flags = DeepLog.load(run/'models'/'base_model.pt').predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
-    flags = flags.astype(bool)
+    run = Path(run_dir); ps = parameter_scores(run); flags = key_model_flags(run).astype(bool)
     if ps is None: return flags
     if len(ps['offsets']) != len(flags) + 1:
         raise DataError(run/'scores'/'parameter_scores.npz', f'scores of the {len(flags)} sessions of this run',
                         got=str(len(ps['offsets']) - 1))
-    pm = ParameterModel(); pm.threshold_ = ps['threshold']
-    return flags | pm.session_flags(ps['parts'], ps['offsets'])
+    return flags | _parts_over(ps['parts'], ps['offsets'], ps['threshold'])
 
 # %% ../nbs/30_params.ipynb #f0e1db2d
 def recall_table(metrics:dict) -> pd.DataFrame|None:

@@ -13,7 +13,7 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .core import DataError, atomic_path, read_json
-from .sessions import EOS, RESERVED, UNK, read_session_csv, read_session_file, read_session_parquet
+from .sessions import EOS, RESERVED, UNK, flatten, read_session_csv, read_session_file, read_session_parquet
 from .logs import LogParser, read_log_lines, sessions_by_id, sessions_by_window
 from .detector import LOGP_TOL, DeepLog, EventScores
 from .features import DeviationFeatures
@@ -84,7 +84,7 @@ def _value_parts(self:AnomalyTyper, sessions, values:EventValues|None) -> np.nda
 @patch
 def _two_stage(self:AnomalyTyper, sessions, sc, parts=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Stage 01 detects, nearest stage-03 cluster types (runs without a classifier): classes, flags, distances."
-    flag = self.model.predict(scores=sc).astype(bool); eoff = np.cumsum([0] + [len(s) for s in sessions])
+    flag = self.model.predict(scores=sc).astype(bool); eoff = flatten(sessions)[1]
     if parts is not None: flag |= self.params.session_flags(parts, eoff)
     cls = np.where(flag, 'anomaly', 'normal').astype(object); dist = np.full(len(sessions), np.nan)
     if self.clusters is not None and flag.any():
@@ -170,8 +170,7 @@ def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list, EventValues|No
                                                   time_format=s.get('time_format'))
     line_id = lines.LineId.to_numpy(np.int64); vals = None
     if self.params is not None and s.get('by', 'id') == 'id':          # as stage 00 read them for training
-        off = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int64)
-        vals = event_values(lines, s, None, index=(list(sids), np.concatenate(members or [[]]).astype(int), off))
+        vals = event_values(lines, s, None, index=(list(sids), *flatten(members)))
     return sids, evs, [line_id[m] for m in members], vals
 
 # %% ../nbs/19_predict.ipynb #93d0c24b

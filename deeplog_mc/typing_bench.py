@@ -15,7 +15,8 @@ from .core import read_json, write_json, write_parquet
 from .config import DataConfig, DetectorConfig, PRESETS, TypingConfig
 from .sessions import event_count_matrix, flatten
 from .run import feature_columns, load_features, load_sessions
-from .detector import DeepLog, EventScores
+from .detector import DeepLog
+from .params import key_model_flags
 from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
@@ -297,8 +298,7 @@ FP_BUDGETS = (0.0, 0.005, 0.01)
 def _false_positive_rows(run, seed:int=0) -> list[dict]:
     "Half of the fit split's false positives marked normal, on a copy of `run`, at each of `FP_BUDGETS`."
     run = Path(run); df, _, _ = load_sessions(run)
-    model = DeepLog.load(run/'models'/'base_model.pt')
-    flagged = model.predict(scores=EventScores.load(run/'scores'/'event_scores.npz'))
+    flagged = key_model_flags(run)
     fp = df.session_id[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (flagged == 1)].to_numpy()
     given = fp[np.random.default_rng(seed).permutation(len(fp))[:len(fp) // 2]]; rows = []
     keep = lambda d, names: [n for n in names if n not in ('data', 'models', 'scores', 'metrics.json')]

@@ -15,6 +15,7 @@ from fastcore.basics import patch
 
 from .core import DataError, atomic_write
 from .logs import sessions_by_id
+from .sessions import flatten
 
 # %% auto #0
 __all__ = ['NUMBER', 'line_values', 'line_times', 'EventValues', 'session_line_index', 'event_values', 'event_lines']
@@ -94,8 +95,8 @@ def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame) 
         if len(by_id.get(sid, ())) != n:
             got = str(len(by_id.get(sid, ())))
             raise DataError('data set lines', f'{n} lines for session {sid!r}, one per event', got=got)
-    idx = np.concatenate([by_id[s] for s in want]) if want else np.zeros(0, int)
-    return want, idx, np.concatenate([[0], np.cumsum([len(by_id[s]) for s in want])]).astype(np.int64)
+    idx, offsets = flatten([by_id[s] for s in want])
+    return want, idx, offsets
 
 def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_values:int=8,
                  index:tuple|None=None) -> EventValues:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .core import DataError
 from .logs import format_regex
+from .sessions import flatten
 from .values import EventValues, event_values
 from .predict import AnomalyTyper, attach_raw_lines, json_lines
 
@@ -147,8 +148,8 @@ def _closed_values(typer:AnomalyTyper, read, closed:list) -> EventValues|None:
         return None                                           # (a table source's rows have no message to read)
     rows = [read(text) for c in closed for _, text in c[2]]
     lines = pd.DataFrame([{**fields, 'Content': content} for content, fields in rows])
-    off = np.concatenate([[0], np.cumsum([len(c[2]) for c in closed])]).astype(np.int64)
-    return event_values(lines, s, None, index=([c[0] for c in closed], np.arange(len(lines)), off))
+    offsets = flatten([range(len(c[2])) for c in closed])[1]                     # the lines are in session order
+    return event_values(lines, s, None, index=([c[0] for c in closed], np.arange(len(lines)), offsets))
 
 # %% ../nbs/26_watch.ipynb #8fa356f0
 EMIT_BATCH = 1024
