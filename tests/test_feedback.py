@@ -104,3 +104,12 @@ def test_default_recall_budget_is_the_largest_studied_within_the_recall_line():
     within = [b for b in FP_BUDGETS if worst[b] <= 0.01]
     default = build_parser().parse_args(['feedback', 'run']).max_recall_loss
     assert default == max(within)
+
+
+def test_key_bound_holds_in_the_false_positive_study():
+    "README's bound: no run of the study clears more test false positives than exempting every marked key would."
+    res = json.loads((Path(__file__).parents[1]/'results'/'false_positives.json').read_text())
+    runs = pd.DataFrame(res['runs'])
+    assert {'fp_after_keys', 'halvable'} <= set(runs.columns)
+    assert (runs.fp_after_keys <= runs.fp_after).all() and (runs.fp_after <= runs.fp_before).all()
+    assert (runs.halvable == (runs.fp_after_keys <= runs.fp_before / 2)).all()
