@@ -27,10 +27,11 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
                                train_base_model, train_classifier, typing_clusterer)
 
 # %% auto #0
-__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling',
-           'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation', 'typing_study',
-           'classifier_variants', 'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation',
-           'classifier_study', 'workflow_study', 'new_type_study', 'false_positive_study']
+__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores',
+           'supervised_ceiling', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation',
+           'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants', 'hold_out_type', 'open_set_figures',
+           'classifier_bench_run', 'classifier_ablation', 'classifier_study', 'workflow_study', 'new_type_study',
+           'false_positive_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -180,7 +181,37 @@ def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', ru
     write_json(out/'typing_runs.json', {**meta, 'rows': rows})
     summary = {**meta, 'rows': summarize(rows)}; write_json(out/'typing.json', summary)
     write_json(out/'typing_ablation.json', {**meta, 'rows': ablation(rows)})
+    sweep, meta = over_runs(sweep_run, sets, seeds, runs_root=runs_root, log=log)
+    write_json(out/'typing_sweep.json', {**meta, 'rows': sweep_table(sweep), 'runs': sweep})
     return summary
+
+# %% ../nbs/24_typing_bench.ipynb #d5e5087d
+TYPING_SWEEP = {'retain': (0.6, 0.65, 0.7, 0.75, 0.8), 'n_fine': (15, 20, 25, 35, 50)}
+
+def sweep_run(run, seed:int=0, sweep:dict|None=None) -> list[dict]:
+    "Per value of each swept stage-03 setting (the others at their defaults): k, and NMI on fit and on test."
+    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F); rows = []
+    fit_m, test_m = anomaly_masks(run, df, 'labels'); tf = df.type[fit_m].to_numpy(object); mf = pd.notna(tf)
+    tt, S = df.type[test_m].to_numpy(object), list(df.events[test_m])
+    for setting, values in (sweep or TYPING_SWEEP).items():
+        for v in values:
+            clu = typing_clusterer(TypingConfig(seed=seed, **{setting: v}))
+            clu.fit(F.loc[fit_m, cols].reset_index(drop=True)); lt = clu.predict(F.loc[test_m, cols])
+            s = partition_scores(tf, clu.labels_, tt=tt, lab_test=lt, test_sessions=S)
+            rows.append({'setting': setting, 'value': v, 'k': s['k'], 'k_true': int(pd.Series(tf[mf]).nunique()),
+                         'fit_nmi': skm.normalized_mutual_info_score(tf[mf].astype(str), clu.labels_[mf]),
+                         'nmi': s['nmi']})
+    return rows
+
+# %% ../nbs/24_typing_bench.ipynb #7ac24524
+def sweep_table(rows:list[dict]) -> list[dict]:
+    "Per setting and value: the largest k / true k, mean NMI on fit and test over the sets; `chosen` by fit only."
+    df = pd.DataFrame(rows).assign(k_ratio=lambda d: d.k / d.k_true); by = ['setting', 'value']
+    nmi = df.groupby([*by, 'set'], sort=False)[['fit_nmi', 'nmi']].mean().groupby(by, sort=False).mean()
+    out = nmi.join(df.groupby(by, sort=False).k_ratio.max().rename('k_ratio_max')).round(4).reset_index()
+    ok = out[out.k_ratio_max <= 2]
+    out['chosen'] = out.index.isin(ok.groupby('setting', sort=False).fit_nmi.idxmax())
+    return out[[*by, 'k_ratio_max', 'fit_nmi', 'nmi', 'chosen']].to_dict('records')
 
 # %% ../nbs/24_typing_bench.ipynb #1710bf4b
 def classifier_variants() -> dict[str, dict]:

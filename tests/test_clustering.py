@@ -131,3 +131,15 @@ def test_twins_share_one_type_and_new_sessions_follow_their_twins(tmp_path):
     on.save(tmp_path/'c')
     back = AnomalyClusterer.load(tmp_path/'c.npz')
     assert back.predict(new).tolist() == [a, b, a] and (back.predict(X) == on.labels_).all()
+
+
+def test_typing_defaults_are_the_swept_values_fit_chooses():
+    "README's claim: n_fine and retain are, per setting, the best mean fit NMI within k <= 2 x true k everywhere."
+    from pathlib import Path
+    from deeplog_mc.config import TypingConfig
+    from deeplog_mc.typing_bench import TYPING_SWEEP, sweep_table
+    res = json.loads((Path(__file__).parents[1]/'results'/'typing_sweep.json').read_text())
+    assert {r['setting'] for r in res['rows']} == set(TYPING_SWEEP) and len({r['set'] for r in res['runs']}) >= 4
+    assert sweep_table(res['runs']) == res['rows']                  # the table is the rule applied to the runs
+    chosen = {r['setting']: r['value'] for r in res['rows'] if r['chosen']}
+    assert chosen == {s: getattr(TypingConfig(), s) for s in TYPING_SWEEP}
