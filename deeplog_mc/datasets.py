@@ -69,14 +69,13 @@ def write_synthetic_log(folder, seed:int=0, **synthetic) -> Path:
 
 # %% ../nbs/06_datasets.ipynb #6116d37f
 def _values(spec:dict, root, sessions:pd.DataFrame, lines:pd.DataFrame|None=None) -> tuple:
-    "Event values and source lines of a data set whose sessions are `lines` (read if None) grouped by id."
+    "Event values and source lines of a data set whose sessions are made of `lines` (read if None)."
     sess = spec.get('session') or {}
     logs = log_sources(spec)
-    if sess.get('by', 'id') != 'id' or not logs:
-        return None, None, 'none: sessions are not log lines grouped by id'
+    if not logs: return None, None, 'none: sessions are not made of log lines'
     try:
         lines = read_spec_lines(spec, root) if lines is None else lines
-        index = session_line_index(lines, sess, sessions)
+        index = session_line_index(lines, sess, sessions, n_files=len(logs))
         v = event_values(lines, sess, sessions, index=index)
     except DataError as e: return None, None, f'none: {e}'
     found = f"{len(v.dt)} events, {int(np.isfinite(v.values).any(1).sum())} with values" + \

@@ -15,7 +15,7 @@ from .core import DataError, read_config, write_json
 
 # %% auto #0
 __all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'TOKEN_MEMO', 'format_regex', 'token_local', 'LogParser', 'read_log_lines',
-           'sessions_by_id', 'sessions_by_window', 'grouping_accuracy']
+           'sessions_by_id', 'sessions_by_window', 'windows_by_file', 'grouping_accuracy']
 
 # %% ../nbs/04_logs.ipynb #5077f7ce
 def format_regex(log_format:str) -> tuple[re.Pattern, list[str]]:
@@ -279,6 +279,21 @@ def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:flo
                 m = np.sort(order[a:b]); ids.append(f'w{w:07d}'); evs.append(keys[m]); members.append(m)
     out = (ids, evs, members)
     return out + (dropped,) if return_dropped else out
+
+# %% ../nbs/04_logs.ipynb #eda095e6
+def windows_by_file(lines:pd.DataFrame, keys:np.ndarray, session:dict, n_files:int=1) -> tuple[list, list, list, int]:
+    "Windows (as `session` says) of each file's lines: ids, key arrays, rows of `lines`, lines without a time."
+    files = lines['_file'].to_numpy() if '_file' in lines else np.zeros(len(lines), int)
+    ids, evs, members, dropped = [], [], [], 0
+    for fi in range(n_files):
+        sel = np.flatnonzero(files == fi)
+        w, e, m, d = sessions_by_window(lines.iloc[sel].reset_index(drop=True), keys[sel], session['size'],
+                                        step=session.get('step'), unit=session.get('unit', 'lines'),
+                                        time_field=session.get('time_field'), time_format=session.get('time_format'),
+                                        return_dropped=True)
+        ids += [f'f{fi}:{i}' if n_files > 1 else i for i in w]; evs += e; members += [sel[x] for x in m]
+        dropped += d
+    return ids, evs, members, dropped
 
 # %% ../nbs/04_logs.ipynb #2daa436a
 def grouping_accuracy(truth, pred) -> float:

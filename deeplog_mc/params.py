@@ -144,10 +144,10 @@ def fit(self:ParameterModel, sessions, values:EventValues, val_sessions, val_val
 def fpr_threshold(scores:np.ndarray, fpr:float, confidence:float=0.95) -> float:
     "Smallest threshold whose share of `scores` above it is at most `fpr` with `confidence` (Clopper-Pearson)."
     s = np.sort(np.asarray(scores, np.float64))[::-1]; s = s[np.isfinite(s)]; n = len(s)
-    if not n: return 0.0
+    if not n: return np.inf
     x = np.arange(n)                                  # sessions left above the threshold s[x]
     ok = stats.beta.ppf(confidence, x + 1, np.maximum(n - x, 1)) <= fpr
-    return float(s[x[ok].max()]) if ok.any() else float(s[0])
+    return float(s[x[ok].max()]) if ok.any() else np.inf        # too few sessions to bound the rate: flag none
 
 @patch
 def _calibrate(self:ParameterModel, k, E, offsets):
@@ -211,7 +211,8 @@ def save(self:ParameterModel, path) -> Path:
     "Write the fitted model to `<path>.pt` and `<path>.json`."
     check_is_fitted(self, 'threshold_')
     fitted = {a: getattr(self, a).tolist() for a in _FITTED}
-    return save_torch(path, self.net_, {'params': self.get_params(), 'threshold': self.threshold_,
+    thr = self.threshold_ if np.isfinite(self.threshold_) else None                 # None: flags nothing
+    return save_torch(path, self.net_, {'params': self.get_params(), 'threshold': thr,
                                         'dims': int(self.mean_.shape[1]), **fitted})
 
 @patch(cls_method=True)
@@ -220,7 +221,7 @@ def load(cls:ParameterModel, path) -> ParameterModel:
     cfg = read_json(Path(path).with_suffix('.json'))
     if not isinstance(cfg, dict) or 'threshold' not in cfg:
         raise DataError(Path(path).with_suffix('.json'), 'a parameter model written by ParameterModel.save')
-    m = cls(**cfg['params']); m.threshold_ = cfg['threshold']
+    m = cls(**cfg['params']); m.threshold_ = np.inf if cfg['threshold'] is None else cfg['threshold']
     for a in _FITTED: setattr(m, a, np.asarray(cfg[a], np.int64 if a == 'keys_' else np.float64))
     m.net_ = load_torch_state(ValueLSTM(len(m.keys_), cfg['dims'], emb_dim=m.emb_dim, hidden=m.hidden), path,
                               'ParameterModel.save'); return m
@@ -251,7 +252,9 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
     flags = model.session_flags(parts, allv.offsets)
     key = key_flags if key_flags is not None else key_model_flags(run)
     test = (df.split == 'test').to_numpy(); normal = test & (df.label == 0).to_numpy()
-    out = {'threshold': model.threshold_, 'epochs': len(model.history_), 'best_epoch': model.best_epoch_,
+    bounded = bool(np.isfinite(model.threshold_))                # else too few calibration sessions: flags none
+    out = {'threshold': model.threshold_ if bounded else None, 'bounded': bounded, 'epochs': len(model.history_),
+           'best_epoch': model.best_epoch_,
            'test': {'fpr': float(flags[normal].mean()) if normal.any() else None,
                     'recall_by_type': _recall_by_type(flags, df, test),
                     'recall_key_model_only': _recall_by_type(key.astype(bool), df, test),
@@ -260,7 +263,7 @@ def write_parameter_model(run_dir, max_epochs:int=30, patience:int=3, fpr:float=
 
 # %% ../nbs/30_params.ipynb #7023f662
 def parameter_scores(run_dir) -> dict|None:
-    "`offsets`, `parts` and `threshold` of a run's parameter model scores; None for a run without one."
+    "`offsets`, `parts` and `threshold` of a run's parameter model scores; None without one, or one flagging none."
     p = Path(run_dir)/'scores'/'parameter_scores.npz'
     if not p.is_file(): return None
     try:
@@ -268,7 +271,8 @@ def parameter_scores(run_dir) -> dict|None:
     except (KeyError, ValueError, OSError) as e:
         raise DataError(p, 'parameter scores written by stage 01 (from an older run? rerun stage 01)',
                         got=str(e)[:80]) from None
-    out['threshold'] = float(out['threshold']); return out
+    out['threshold'] = float(out['threshold'])
+    return out if np.isfinite(out['threshold']) else None          # no verdicts to give: as without a model
 
 def key_model_flags(run_dir) -> np.ndarray:
     "Per session of a run: flagged by stage 01's key model (its saved decision on its saved scores)."

@@ -169,7 +169,7 @@ def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list, EventValues|No
                                                   unit=s.get('unit', 'lines'), time_field=s.get('time_field'),
                                                   time_format=s.get('time_format'))
     line_id = lines.LineId.to_numpy(np.int64); vals = None
-    if self.params is not None and s.get('by', 'id') == 'id':          # as stage 00 read them for training
+    if self.params is not None:                                         # as stage 00 read them for training
         vals = event_values(lines, s, None, index=(list(sids), *flatten(members)))
     return sids, evs, [line_id[m] for m in members], vals
 

@@ -45,7 +45,9 @@ def overview(metrics:dict) -> pd.DataFrame:
         t = wf.get('test', {})
         add('workflows', 'test sessions leaving them: normal / anomalous',
             f"{fmt(t.get('normal_leaving'))} / {fmt(t.get('anomalous_leaving'))}")
-    if (p := metrics.get('parameters')) and p.get('test'):
+    if (p := metrics.get('parameters')) and not p.get('bounded', True):
+        add('parameters', 'value and timing model', 'flags nothing: too few normal sessions to bound its rate')
+    elif p and p.get('test'):
         add('parameters', 'test false-positive rate of the value and timing model', fmt(p['test'].get('fpr')))
     if typ := metrics.get('typing'):
         add('types', 'anomaly types found', typ.get('skipped') or typ.get('k'))

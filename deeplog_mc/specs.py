@@ -16,7 +16,7 @@ from .core import DataError, resolve_data_root
 from .sessions import (Dataset, check_unique_ids, make_sessions, read_session_csv, read_session_file,
                                  read_templates)
 from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, sessions_by_id,
-                             sessions_by_window)
+                             windows_by_file)
 
 # %% auto #0
 __all__ = ['SPEC_TYPES', 'SPEC_FIELDS', 'SOURCE_FIELDS', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
@@ -281,33 +281,17 @@ def _window_labels(L:pd.DataFrame, members:list, lab_field:str, normal:str) -> t
     types = [Counter(lv[m][bad[m]]).most_common(1)[0][0] if bad[m].any() else None for m in members]
     return labels, types
 
-# %% ../nbs/05_specs.ipynb #1044dcdd
-def _file_windows(spec:dict, sess:dict, L:pd.DataFrame, keys:np.ndarray, fi:int, n_files:int, report:dict):
-    "The windows of one file's lines `L` as a session table (ids `f<file>:w...` when there are several files)."
-    size, step = sess['size'], sess.get('step')
-    sids, evs, members, dropped = sessions_by_window(L, keys, size, step=step, unit=sess.get('unit', 'lines'),
-                                                     time_field=sess.get('time_field'),
-                                                     time_format=sess.get('time_format'), return_dropped=True)
-    report.setdefault('lines_without_time', 0); report['lines_without_time'] += dropped
-    labels = types = None
-    lab_field = (spec.get('labels') or {}).get('field')
-    if lab_field:
-        labels, types = _window_labels(L, members, lab_field=lab_field, normal=str(spec['labels'].get('normal', '-')))
-    d = make_sessions([f'f{fi}:{i}' if n_files > 1 else i for i in sids], evs,
-                      label=labels if labels is not None else 0, types=types)
-    d['source'] = pd.array([str(L._role.iloc[0]) if len(L) else 'all'] * len(d), dtype='string')
-    return d
-
 # %% ../nbs/05_specs.ipynb #e6771cf1
 def _spec_sessions_by_window(spec:dict, sess:dict, lines:pd.DataFrame, keys:np.ndarray, n_files:int, where:str,
                              report:dict) -> pd.DataFrame:
     "The session table of the windows of each file's lines."
-    _check_window_session(sess, lines, where=where, lab_field=(spec.get('labels') or {}).get('field'))
-    parts = []
-    for fi in range(n_files):                 # windows never span two files
-        sel = np.flatnonzero(lines._file.to_numpy() == fi); L = lines.iloc[sel].reset_index(drop=True)
-        parts.append(_file_windows(spec, sess, L, keys=keys[sel], fi=fi, n_files=n_files, report=report))
-    df = pd.concat(parts, ignore_index=True)
+    lab_field = (spec.get('labels') or {}).get('field')
+    _check_window_session(sess, lines, where=where, lab_field=lab_field)
+    sids, evs, members, report['lines_without_time'] = windows_by_file(lines, keys, sess, n_files=n_files)
+    labels, types = _window_labels(lines, members, lab_field=lab_field, normal=str(spec['labels'].get('normal', '-'))) \
+        if lab_field else (0, None)
+    df = make_sessions(sids, evs, label=labels, types=types)
+    df['source'] = pd.array([str(lines._role.iloc[m[0]]) for m in members], dtype='string')
     report['sessions'] = {'sessions': len(df), 'window': sess}
     return df
 

@@ -14,7 +14,7 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .core import DataError, atomic_write
-from .logs import sessions_by_id
+from .logs import sessions_by_id, windows_by_file
 from .sessions import flatten
 
 # %% auto #0
@@ -86,10 +86,13 @@ def select(self:EventValues, session_ids) -> EventValues:
     return EventValues(session_id=np.array(ids), offsets=off, values=self.values[take], dt=self.dt[take])
 
 # %% ../nbs/29_values.ipynb #8b58a33d
-def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
+def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame,
+                       n_files:int=1) -> tuple[list, np.ndarray, np.ndarray]:
     "The ids of `sessions`, the row in `lines` of each of their events (session by session) and the offsets."
-    ids, members, _, _ = sessions_by_id(lines, np.arange(len(lines)), pattern=session.get('pattern'),
-                                        column=session.get('column'), return_members=True)
+    if session.get('by', 'id') == 'id':
+        ids, members, _, _ = sessions_by_id(lines, np.arange(len(lines)), pattern=session.get('pattern'),
+                                            column=session.get('column'), return_members=True)
+    else: ids, _, members, _ = windows_by_file(lines, np.arange(len(lines)), session, n_files=n_files)  # as stage 00
     by_id = dict(zip(ids, members)); want = sessions.session_id.astype(str).tolist()
     for sid, n in zip(want, sessions.events.map(len)):
         if len(by_id.get(sid, ())) != n:
@@ -100,7 +103,7 @@ def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame) 
 
 def event_values(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame, max_values:int=8,
                  index:tuple|None=None) -> EventValues:
-    "Values and time deltas of every event of `sessions` (grouped by id as `session` says) from their `lines`."
+    "Values and time deltas of every event of `sessions` (made as `session` says) from their `lines`."
     want, idx, offsets = index or session_line_index(lines, session, sessions)
     t = line_times(lines, session['time_field'], session.get('time_format'))[idx] if session.get('time_field') \
         else np.full(len(idx), np.nan)

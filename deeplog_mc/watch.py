@@ -144,7 +144,7 @@ def _line_reader(spec:dict):
 def _closed_values(typer:AnomalyTyper, read, closed:list) -> EventValues|None:
     "The event values of `closed` sessions `(id, keys, [(line number, raw line)])`; None where the run needs none."
     s = typer.meta['spec'].get('session') or {}
-    if typer.params is None or s.get('by', 'id') != 'id' or not typer.meta['spec'].get('log_format') or not closed:
+    if typer.params is None or not typer.meta['spec'].get('log_format') or not closed:
         return None                                           # (a table source's rows have no message to read)
     rows = [read(text) for c in closed for _, text in c[2]]
     lines = pd.DataFrame([{**fields, 'Content': content} for content, fields in rows])

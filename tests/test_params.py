@@ -14,9 +14,9 @@ from deeplog_mc.values import EventValues
 
 @pytest.fixture(scope='module')
 def raw_run(tmp_path_factory):
-    "A synthetic-raw run through stage 01 (the key model and the parameter-value model)."
+    "A synthetic-raw run through stage 01 (the key model and the parameter-value model, 300+ sessions to calibrate)."
     run = tmp_path_factory.mktemp('synraw')
-    prepare_data(run, dataset='synthetic-raw', seed=0, n_train=300, n_test_normal=400, n_per_type=30)
+    prepare_data(run, dataset='synthetic-raw', seed=0, n_train=300, n_test_normal=800, n_per_type=30)
     train_base_model(run, seed=0, max_epochs=8, patience=3)
     return run
 
@@ -83,8 +83,13 @@ def test_parameter_verdicts_are_stage_02_features_and_stage_01_flags(typed_raw_r
     test_normal = ((F.label == 0) & (F.split == 'test')).to_numpy()
     df = pd.read_parquet(typed_raw_run/'data'/'sessions.parquet')
     values = EventValues.load(typed_raw_run/'data'/'event_values.npz').select(df.session_id)
-    own = ParameterModel.load(typed_raw_run/'models'/'parameter_model').predict(list(df.events), values).astype(bool)
-    assert (both == (base | own)).all() and own[perf].mean() >= 0.9 and both[perf].mean() >= 0.9
+    pm = ParameterModel.load(typed_raw_run/'models'/'parameter_model')
+    own = pm.predict(list(df.events), values).astype(bool)
+    top = np.array([np.nanmax(np.r_[z, -np.inf]) for z in np.split(pm.event_scores(list(df.events), values),
+                                                                    values.offsets[1:-1])])
+    differ = both != (base | own)          # scored again (other threads, other float sums): only at the threshold
+    assert np.allclose(top[differ], pm.threshold_, atol=1e-2), (top[differ], pm.threshold_)
+    assert own[perf].mean() >= 0.9 and both[perf].mean() >= 0.9
     assert both[test_normal].mean() <= base[test_normal].mean() + 0.03      # the parameter model adds few
 
 
@@ -121,3 +126,23 @@ def test_watch_reads_parameter_values_as_predict_does(typed_raw_run, tmp_path):
     kind = pd.read_csv(tmp_path/'labels.csv').set_index('session_id').type
     perf = [s for s in got if kind.get(s) in PERFORMANCE_TYPES]
     assert perf and np.mean([got[s][1] for s in perf]) >= 0.6          # found live, from the values of the lines
+
+
+def test_windows_of_lines_carry_values_and_too_few_normal_sessions_flag_nothing(data_root, tmp_path):
+    """BGL 2k (windows of 20 lines): each event's values and source line as for sessions by id; its few normal
+    val and fit windows cannot bound a 1% rate, so the value model flags nothing and stage 02 adds no value features."""
+    from deeplog_mc.params import flagged_sessions, key_model_flags
+    from deeplog_mc.stages import extract_features
+    run = tmp_path/'bgl'; prepare_data(run, dataset='bgl-2k', data_root=str(data_root))
+    df = pd.read_parquet(run/'data'/'sessions.parquet'); ev = EventValues.load(run/'data'/'event_values.npz')
+    assert list(ev.session_id) == list(df.session_id) and np.diff(ev.offsets).tolist() == df.events.map(len).tolist()
+    assert np.isfinite(ev.values).any(1).sum() > 0
+    lines = pd.read_parquet(run/'data'/'event_lines.parquet')
+    span = lines.groupby('session_id').line.agg(lambda x: x.max() - x.min() + 1)
+    assert (span == lines.groupby('session_id').size()).all()             # a window is consecutive lines
+    train_base_model(run, seed=0, max_epochs=3, patience=2)
+    p = json.loads((run/'metrics.json').read_text())['parameters']
+    assert p['bounded'] is False and p['threshold'] is None and p['test']['fpr'] == 0
+    assert (flagged_sessions(run) == key_model_flags(run).astype(bool)).all()
+    extract_features(run)
+    assert not any(c.startswith('values_') for c in pd.read_parquet(run/'features'/'features.parquet').columns)
