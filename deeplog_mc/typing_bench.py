@@ -326,13 +326,14 @@ def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0,
 # %% ../nbs/24_typing_bench.ipynb #113f3570
 FP_BUDGETS = (0.0, 0.005, 0.01)
 
-def _key_bound(run:Path, df:pd.DataFrame, given) -> int:
-    "Test false positives left if every key flagged in the `given` sessions were exempted everywhere: a bound."
+def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float]:
+    "Test false positives and recall if every key flagged in the `given` sessions were exempted everywhere: a bound."
     model, sc = DeepLog.load(run/'models'/'base_model.pt'), EventScores.load(run/'scores'/'event_scores.npz')
     fe, so = model.flag_events(sc), sc.session_of_event(); mine = np.flatnonzero(df.session_id.isin(given))
     marked = np.unique(sc.target[fe & ~sc.unseen & np.isin(so, mine)])         # never the unseen-key id
     left = np.bincount(so[fe & ~np.isin(sc.target, marked)], minlength=len(df)) > 0
-    return int((left & (df.split == 'test').to_numpy() & (df.label == 0).to_numpy()).sum())
+    t, y = (df.split == 'test').to_numpy(), df.label.to_numpy()
+    return int((left & t & (y == 0)).sum()), float(left[t & (y == 1)].mean()) if (t & (y == 1)).any() else None
 
 def _false_positive_rows(run, seed:int=0) -> list[dict]:
     "Half of the fit split's false positives marked normal, on a copy of `run`, at each of `FP_BUDGETS`."
@@ -340,7 +341,7 @@ def _false_positive_rows(run, seed:int=0) -> list[dict]:
     flagged = key_model_flags(run)
     fp = df.session_id[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (flagged == 1)].to_numpy()
     given = fp[np.random.default_rng(seed).permutation(len(fp))[:len(fp) // 2]]; rows = []
-    bound = _key_bound(run, df, given)
+    bound, bound_recall = _key_bound(run, df, given)
     keep = lambda d, names: [n for n in names if n not in ('data', 'models', 'scores', 'metrics.json')]
     for budget in FP_BUDGETS:
         dest = run.with_name(run.name + '-fp'); shutil.rmtree(dest, ignore_errors=True)
@@ -349,7 +350,7 @@ def _false_positive_rows(run, seed:int=0) -> list[dict]:
         out = false_positive_feedback(dest, p, budget)
         rows.append({'max_recall_loss': budget, 'fit_fp': len(fp), 'given': len(given),
                      **{k: out[k] for k in ('rules', 'fp_before', 'fp_after', 'recall_before', 'recall_after')},
-                     'fp_after_keys': bound})
+                     'fp_after_keys': bound, 'recall_after_keys': bound_recall})
         shutil.rmtree(dest)
     return rows
 

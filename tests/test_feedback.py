@@ -112,4 +112,5 @@ def test_key_bound_holds_in_the_false_positive_study():
     runs = pd.DataFrame(res['runs'])
     assert {'fp_after_keys', 'halvable'} <= set(runs.columns)
     assert (runs.fp_after_keys <= runs.fp_after).all() and (runs.fp_after <= runs.fp_before).all()
+    assert (runs.recall_after_keys <= runs.recall_after + 1e-12).all()   # clearing more never keeps more recall
     assert (runs.halvable == (runs.fp_after_keys <= runs.fp_before / 2)).all()
