@@ -15,7 +15,7 @@ from .core import DataError, read_config, write_json
 
 # %% auto #0
 __all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'TOKEN_MEMO', 'format_regex', 'token_local', 'LogParser', 'read_log_lines',
-           'sessions_by_id', 'sessions_by_window', 'windows_by_file', 'grouping_accuracy']
+           'sessions_by_id', 'line_times', 'sessions_by_window', 'windows_by_file', 'grouping_accuracy']
 
 # %% ../nbs/04_logs.ipynb #5077f7ce
 def format_regex(log_format:str) -> tuple[re.Pattern, list[str]]:
@@ -247,15 +247,30 @@ def sessions_by_id(lines:pd.DataFrame, keys:np.ndarray, pattern:str|None=None, c
     out = (list(map(str, uniq)), evs, rep)
     return out + (members,) if return_members else out
 
+# %% ../nbs/04_logs.ipynb #93c5eab4
+def line_times(lines:pd.DataFrame, field:str|list, time_format:str|None=None) -> np.ndarray:
+    "Seconds since the epoch of each line, from `field` (or fields joined by a blank); NaN where unreadable."
+    fields = [field] if isinstance(field, str) else list(field)
+    missing = [f for f in fields if f not in lines]
+    if missing: raise DataError('data set session', f'time fields {fields} in the lines', got=f'no {missing[0]!r}')
+    col = lines[fields[0]] if len(fields) == 1 else lines[fields].astype(str).agg(' '.join, axis=1)
+    if pd.api.types.is_datetime64_any_dtype(col): t, out, rest = col, np.full(len(col), np.nan), np.ones(len(col), bool)
+    else:
+        secs = pd.to_numeric(col, errors='coerce') if time_format is None else pd.Series(np.nan, index=col.index)
+        out = secs.to_numpy(np.float64).copy(); rest = (secs.isna() & col.notna()).to_numpy()   # the others: dates
+        if not rest.any(): return out
+        t = pd.to_datetime(col[rest], format=time_format, errors='coerce')
+        if time_format is None and t.isna().any():                   # lines whose layout differs from the first's
+            t = t.fillna(pd.to_datetime(col[rest][t.isna()], format='mixed', errors='coerce'))
+    ns = t.to_numpy('datetime64[ns]').astype(np.int64).astype(np.float64)
+    out[rest] = np.where(t.isna().to_numpy(), np.nan, ns / 1e9); return out
+
 # %% ../nbs/04_logs.ipynb #e6b8dcbf
 def _window_positions(lines:pd.DataFrame, unit:str, time_field:str|None, time_format:str|None) -> np.ndarray:
     "Each line's position on the window axis: its index, or its time in seconds (NaN where unreadable)."
     if unit == 'lines': return np.arange(len(lines), dtype=np.float64)
     if unit != 'seconds': raise ValueError(f"window unit must be 'lines' or 'seconds', got {unit!r}")
-    if time_format:
-        t = pd.to_datetime(lines[time_field], format=time_format, errors='coerce')
-        return np.where(t.isna(), np.nan, t.to_numpy('datetime64[ns]').astype('int64') / 1e9)
-    return pd.to_numeric(lines[time_field], errors='coerce').to_numpy(np.float64)
+    return line_times(lines, time_field, time_format)
 
 # %% ../nbs/04_logs.ipynb #7e1650c2
 def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:float|None=None, unit:str='lines',
@@ -283,6 +298,7 @@ def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:flo
 # %% ../nbs/04_logs.ipynb #eda095e6
 def windows_by_file(lines:pd.DataFrame, keys:np.ndarray, session:dict, n_files:int=1) -> tuple[list, list, list, int]:
     "Windows (as `session` says) of each file's lines: ids, key arrays, rows of `lines`, lines without a time."
+    if '_file' not in lines and n_files > 1: raise ValueError(f'{n_files} files, but the lines have no _file column')
     files = lines['_file'].to_numpy() if '_file' in lines else np.zeros(len(lines), int)
     ids, evs, members, dropped = [], [], [], 0
     for fi in range(n_files):

@@ -49,6 +49,7 @@ class AnomalyTyper:
         parser = LogParser.load(d/'parser.json') if (d/'parser.json').is_file() else None
         meta = read_json(d/'meta.json', {}) or {}
         pm = ParameterModel.load(m/'parameter_model') if (m/'parameter_model.json').is_file() else None
+        pm = pm if pm is not None and np.isfinite(pm.threshold_) else None      # one that flags nothing: none
         return cls(Path(run_dir), DeepLog.load(m/'base_model.pt'), meta, features=feats, clusters=clusters,
                    classifier=clf, parser=parser, params=pm)
 

@@ -265,7 +265,8 @@ def _check_window_session(sess:dict, lines:pd.DataFrame, where:str, lab_field) -
     step = sess.get('step')
     if step is not None and (not isinstance(step, (int, float)) or step <= 0):
         raise DataError(f'{where}: session', 'a positive number as window step', got=repr(step))
-    if sess.get('unit', 'lines') == 'seconds' and sess.get('time_field') not in lines:
+    tf = sess.get('time_field'); fields = list(tf) if isinstance(tf, (list, tuple)) else [tf] if tf else []
+    if sess.get('unit', 'lines') == 'seconds' and (not fields or any(f not in lines for f in fields)):
         raise DataError(f'{where}: session', 'a time_field of the lines for windows in seconds',
                         got=repr(sess.get('time_field')))
     if lab_field and lab_field not in lines:

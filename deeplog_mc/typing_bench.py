@@ -40,12 +40,19 @@ TYPING_SETS = {'synthetic': {'dataset': 'synthetic', **_SYN},
                'hdfs': {'dataset': 'hdfs'}, 'adfa-ld': {'dataset': 'adfa-ld'}, 'bgl-2k': {'dataset': 'bgl-2k'}}
 
 # %% ../nbs/24_typing_bench.ipynb #37348fe9
+def _code() -> str:
+    "A digest of the package's source: a cached study run is reused only by the code that made it."
+    import hashlib, deeplog_mc
+    h = hashlib.sha1()
+    for f in sorted(Path(deeplog_mc.__file__).parent.glob('*.py')): h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
 def prepare_typing_run(name:str, seed:int, root='runs/studies/typing', data:dict|None=None,
                        detector:dict|None=None) -> Path:
     "Run folder of set `name` and `seed` holding stages 00-02 (reused when its settings match)."
     data = data if data is not None else TYPING_SETS[name]
     detector = detector if detector is not None else {k: PRESETS['full'][k] for k in ('max_epochs', 'patience')}
-    run = Path(root)/f'{name}-s{seed}'; stamp = {'data': data, 'detector': detector, 'seed': seed}
+    run = Path(root)/f'{name}-s{seed}'; stamp = {'data': data, 'detector': detector, 'seed': seed, 'code': _code()}
     if read_json(run/'typing_bench_stamp.json') == stamp and (run/'features'/'features.parquet').is_file(): return run
     prepare_data(run, DataConfig(seed=seed, **data))
     train_base_model(run, DetectorConfig(seed=seed, **detector)); extract_features(run)
@@ -206,12 +213,12 @@ def sweep_run(run, seed:int=0, sweep:dict|None=None) -> list[dict]:
 # %% ../nbs/24_typing_bench.ipynb #7ac24524
 def sweep_table(rows:list[dict]) -> list[dict]:
     "Per setting and value: the largest k / true k, mean NMI on fit and test over the sets; `chosen` by fit only."
-    df = pd.DataFrame(rows).assign(k_ratio=lambda d: d.k / d.k_true); by = ['setting', 'value']
+    df = pd.DataFrame(rows); df = df[df.k_true > 0].assign(k_ratio=lambda d: d.k / d.k_true); by = ['setting', 'value']
     nmi = df.groupby([*by, 'set'], sort=False)[['fit_nmi', 'nmi']].mean().groupby(by, sort=False).mean()
-    out = nmi.join(df.groupby(by, sort=False).k_ratio.max().rename('k_ratio_max')).round(4).reset_index()
-    ok = out[out.k_ratio_max <= 2]
+    out = nmi.join(df.groupby(by, sort=False).k_ratio.max().rename('k_ratio_max')).reset_index()
+    ok = out[out.k_ratio_max <= 2]                               # chosen on the unrounded figures
     out['chosen'] = out.index.isin(ok.groupby('setting', sort=False).fit_nmi.idxmax())
-    return out[[*by, 'k_ratio_max', 'fit_nmi', 'nmi', 'chosen']].to_dict('records')
+    return out[[*by, 'k_ratio_max', 'fit_nmi', 'nmi', 'chosen']].round(4).to_dict('records')
 
 # %% ../nbs/24_typing_bench.ipynb #1710bf4b
 def classifier_variants() -> dict[str, dict]:
@@ -326,7 +333,7 @@ def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0,
 # %% ../nbs/24_typing_bench.ipynb #113f3570
 FP_BUDGETS = (0.0, 0.005, 0.01)
 
-def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float]:
+def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float|None]:
     "Test false positives and recall if every key flagged in the `given` sessions were exempted everywhere: a bound."
     model, sc = DeepLog.load(run/'models'/'base_model.pt'), EventScores.load(run/'scores'/'event_scores.npz')
     fe, so = model.flag_events(sc), sc.session_of_event(); mine = np.flatnonzero(df.session_id.isin(given))

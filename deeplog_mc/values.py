@@ -14,11 +14,11 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .core import DataError, atomic_write
-from .logs import sessions_by_id, windows_by_file
+from .logs import line_times, sessions_by_id, windows_by_file
 from .sessions import flatten
 
 # %% auto #0
-__all__ = ['NUMBER', 'line_values', 'line_times', 'EventValues', 'session_line_index', 'event_values', 'event_lines']
+__all__ = ['NUMBER', 'line_values', 'EventValues', 'session_line_index', 'event_values', 'event_lines']
 
 # %% ../nbs/29_values.ipynb #a33f100e
 NUMBER = re.compile(r'(?<![\w./:-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w/:-]|\.[\w/])')
@@ -30,22 +30,6 @@ def line_values(contents, max_values:int=8) -> np.ndarray:
         nums = NUMBER.findall(str(text))[:max_values]
         out[i, :len(nums)] = [float(v) for v in nums]
     return out
-
-# %% ../nbs/29_values.ipynb #cf06ec95
-def line_times(lines:pd.DataFrame, field:str|list, time_format:str|None=None) -> np.ndarray:
-    "Seconds since the epoch of each line, from `field` (or fields joined by a blank); NaN where unreadable."
-    fields = [field] if isinstance(field, str) else list(field)
-    missing = [f for f in fields if f not in lines]
-    if missing: raise DataError('data set session', f'time fields {fields} in the lines', got=f'no {missing[0]!r}')
-    col = lines[fields[0]] if len(fields) == 1 else lines[fields].astype(str).agg(' '.join, axis=1)
-    secs = pd.to_numeric(col, errors='coerce') if time_format is None and not \
-        pd.api.types.is_datetime64_any_dtype(col) else None
-    if secs is not None and secs.notna().all(): return secs.to_numpy(np.float64)    # epoch seconds
-    t = col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col, format=time_format, errors='coerce')
-    if time_format is None and t.isna().any():                       # lines whose layout differs from the first's
-        t = t.fillna(pd.to_datetime(col[t.isna()], format='mixed', errors='coerce'))
-    ns = t.to_numpy('datetime64[ns]').astype(np.int64).astype(np.float64)
-    return np.where(t.isna().to_numpy(), np.nan, ns / 1e9)
 
 # %% ../nbs/29_values.ipynb #c2e8d500
 @dataclass
@@ -87,8 +71,9 @@ def select(self:EventValues, session_ids) -> EventValues:
 
 # %% ../nbs/29_values.ipynb #8b58a33d
 def session_line_index(lines:pd.DataFrame, session:dict, sessions:pd.DataFrame,
-                       n_files:int=1) -> tuple[list, np.ndarray, np.ndarray]:
-    "The ids of `sessions`, the row in `lines` of each of their events (session by session) and the offsets."
+                       n_files:int|None=None) -> tuple[list, np.ndarray, np.ndarray]:
+    "The ids of `sessions`, the rows in `lines` of their events (session by session), the offsets; `n_files`: logs."
+    n_files = n_files or (int(lines['_file'].max()) + 1 if '_file' in lines and len(lines) else 1)
     if session.get('by', 'id') == 'id':
         ids, members, _, _ = sessions_by_id(lines, np.arange(len(lines)), pattern=session.get('pattern'),
                                             column=session.get('column'), return_members=True)
