@@ -109,14 +109,13 @@ class SessionClassifierNet(nn.Module):
 def represent(self:SessionClassifierNet, X:torch.Tensor, lengths:torch.Tensor,
               feats:torch.Tensor|None=None) -> torch.Tensor:
     "The head's input: pooled LSTM outputs, and the features when the network has some."
-    packed = nn.utils.rnn.pack_padded_sequence(self.emb(X), lengths.cpu(), batch_first=True, enforce_sorted=False)
-    out, (h, _) = self.lstm(packed)
-    out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=X.shape[1])
+    out, _ = self.lstm(self.emb(X))                    # right padding: the outputs up to each length ignore it
+    last = out[torch.arange(X.shape[0]), (lengths - 1).clamp(min=0)]
     mask = (torch.arange(X.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
     mean = (out * mask).sum(1) / lengths[:, None].clamp(min=1)
     mx = out.masked_fill(~mask, -1e4).max(1).values
     counts = torch.zeros(X.shape[0], self.n_ids).scatter_add_(1, X, mask.squeeze(-1).float())
-    parts = [h[-1], mean, mx, torch.log1p(counts)] + ([feats] if self.n_features else [])
+    parts = [last, mean, mx, torch.log1p(counts)] + ([feats] if self.n_features else [])
     return torch.cat(parts, 1)
 
 # %% ../nbs/09_nets.ipynb #8cbd7cde
