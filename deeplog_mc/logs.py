@@ -253,15 +253,18 @@ def line_times(lines:pd.DataFrame, field:str|list, time_format:str|None=None) ->
     fields = [field] if isinstance(field, str) else list(field)
     missing = [f for f in fields if f not in lines]
     if missing: raise DataError('data set session', f'time fields {fields} in the lines', got=f'no {missing[0]!r}')
-    col = lines[fields[0]] if len(fields) == 1 else lines[fields].astype(str).agg(' '.join, axis=1)
+    col = lines[fields[0]]
+    if len(fields) > 1:                                             # a missing part leaves the line's time missing
+        col = col.astype('string').str.cat([lines[f].astype('string') for f in fields[1:]], sep=' ')
     if pd.api.types.is_datetime64_any_dtype(col): t, out, rest = col, np.full(len(col), np.nan), np.ones(len(col), bool)
     else:
         secs = pd.to_numeric(col, errors='coerce') if time_format is None else pd.Series(np.nan, index=col.index)
-        out = secs.to_numpy(np.float64).copy(); rest = (secs.isna() & col.notna()).to_numpy()   # the others: dates
+        out = secs.to_numpy(np.float64, na_value=np.nan).copy(); out[~np.isfinite(out)] = np.nan
+        rest = np.isnan(out) & col.notna().to_numpy()                 # the others: dates, offsets read to UTC
         if not rest.any(): return out
-        t = pd.to_datetime(col[rest], format=time_format, errors='coerce')
+        t = pd.to_datetime(col[rest], format=time_format, errors='coerce', utc=True)
         if time_format is None and t.isna().any():                   # lines whose layout differs from the first's
-            t = t.fillna(pd.to_datetime(col[rest][t.isna()], format='mixed', errors='coerce'))
+            t = t.fillna(pd.to_datetime(col[rest][t.isna()], format='mixed', errors='coerce', utc=True))
     ns = t.to_numpy('datetime64[ns]').astype(np.int64).astype(np.float64)
     out[rest] = np.where(t.isna().to_numpy(), np.nan, ns / 1e9); return out
 
@@ -274,13 +277,17 @@ def _window_positions(lines:pd.DataFrame, unit:str, time_field:str|None, time_fo
 
 # %% ../nbs/04_logs.ipynb #7e1650c2
 def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:float|None=None, unit:str='lines',
-                       time_field:str|None=None, time_format:str|None=None, return_dropped:bool=False):
+                       time_field:str|None=None, time_format:str|None=None, return_dropped:bool=False,
+                       where:str|None=None):
     "Fixed (`step == size`) or sliding windows of `size` lines or seconds; returns ids, key arrays, line indices."
+    # `where`: the file the lines come from, named when none of them has a readable time
     step = step or size
     pos = _window_positions(lines, unit, time_field=time_field, time_format=time_format)
     ok = ~np.isnan(pos); dropped = int((~ok).sum())           # lines without a readable time belong to no window
     if len(pos) and not ok.any():
-        raise DataError(time_field, f'readable times in field {time_field!r} (format {time_format!r})')
+        f = [time_field] if isinstance(time_field, str) else list(time_field)
+        raise DataError(where or 'lines', f'readable times in field {time_field!r} (format {time_format!r})',
+                        got=' '.join(str(v) for v in lines[f].iloc[0])[:80])
     valid = np.flatnonzero(ok); order = valid[np.argsort(pos[valid], kind='stable')]; sp = pos[order]
     ids, evs, members = [], [], []
     if len(sp):
@@ -296,7 +303,8 @@ def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:flo
     return out + (dropped,) if return_dropped else out
 
 # %% ../nbs/04_logs.ipynb #eda095e6
-def windows_by_file(lines:pd.DataFrame, keys:np.ndarray, session:dict, n_files:int=1) -> tuple[list, list, list, int]:
+def windows_by_file(lines:pd.DataFrame, keys:np.ndarray, session:dict, n_files:int=1,
+                    names:list|None=None) -> tuple[list, list, list, int]:
     "Windows (as `session` says) of each file's lines: ids, key arrays, rows of `lines`, lines without a time."
     if '_file' not in lines and n_files > 1: raise ValueError(f'{n_files} files, but the lines have no _file column')
     files = lines['_file'].to_numpy() if '_file' in lines else np.zeros(len(lines), int)
@@ -306,7 +314,7 @@ def windows_by_file(lines:pd.DataFrame, keys:np.ndarray, session:dict, n_files:i
         w, e, m, d = sessions_by_window(lines.iloc[sel].reset_index(drop=True), keys[sel], session['size'],
                                         step=session.get('step'), unit=session.get('unit', 'lines'),
                                         time_field=session.get('time_field'), time_format=session.get('time_format'),
-                                        return_dropped=True)
+                                        return_dropped=True, where=names[fi] if names else None)
         ids += [f'f{fi}:{i}' if n_files > 1 else i for i in w]; evs += e; members += [sel[x] for x in m]
         dropped += d
     return ids, evs, members, dropped

@@ -288,7 +288,8 @@ def _spec_sessions_by_window(spec:dict, sess:dict, lines:pd.DataFrame, keys:np.n
     "The session table of the windows of each file's lines."
     lab_field = (spec.get('labels') or {}).get('field')
     _check_window_session(sess, lines, where=where, lab_field=lab_field)
-    sids, evs, members, report['lines_without_time'] = windows_by_file(lines, keys, sess, n_files=n_files)
+    names = [r['path'] for r in report['sources']]                  # one per table of lines, in file order
+    sids, evs, members, report['lines_without_time'] = windows_by_file(lines, keys, sess, n_files=n_files, names=names)
     labels, types = _window_labels(lines, members, lab_field=lab_field, normal=str(spec['labels'].get('normal', '-'))) \
         if lab_field else (0, None)
     df = make_sessions(sids, evs, label=labels, types=types)

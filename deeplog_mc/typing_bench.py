@@ -273,7 +273,7 @@ def _closed_figures(task, pred) -> dict:
 def classifier_bench_run(run, seed:int=0) -> list[dict]:
     "Per stage-04 variant: test figures on the prepared run, and open-set figures with one type held out."
     task, model = _stages_34(run, seed); closed = _variant_figures(task, model, score=_closed_figures)
-    secs = round(sum(h['seconds'] for h in model.history_), 1)                   # the classifier's training epochs
+    secs = float(sum(h['seconds'] for h in model.history_))                       # the classifier's training epochs
     dest, held = hold_out_type(run, seed)
     opened = _variant_figures(*_stages_34(dest, seed), score=lambda tk, p: open_set_figures(tk, p, held))
     return [{'method': n, **closed[n], 'train_seconds': secs, 'held_out': held, **opened[n]} for n in closed]

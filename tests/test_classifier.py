@@ -205,3 +205,20 @@ def test_doubt_is_about_the_type_and_configs_before_it_keep_the_class_level(run,
     o = EnhancedDeepLogModel.load(old/'m.pt'); assert not o.type_level_
     od = o.predict_details(S, X)
     np.testing.assert_allclose(od.type_probability, P.max(1), rtol=1e-6)          # class level: the top class's probability
+
+
+def test_padded_representation_matches_packed_lstm_values_and_gradients():
+    "The classifier reads each session's LSTM output at its length from the padded batch: as packing, forward and back."
+    import torch
+    from torch import nn
+    from deeplog_mc.nets import SessionClassifierNet, pad_batch
+    torch.manual_seed(0)
+    net = SessionClassifierNet(n_ids=9, n_classes=3, emb_dim=4, hidden=6, layers=2)
+    X, L = pad_batch([np.array([3, 4, 5, 6, 7, 2]), np.array([3, 8]), np.array([5, 5, 5, 2])])
+    ours = net.represent(X, L)[:, :6]
+    packed = nn.utils.rnn.pack_padded_sequence(net.emb(X), L, batch_first=True, enforce_sorted=False)
+    ref = net.lstm(packed)[1][0][-1]
+    assert torch.allclose(ours, ref, atol=1e-6)
+    g1 = torch.autograd.grad(ours.sum(), list(net.lstm.parameters()))
+    g2 = torch.autograd.grad(ref.sum(), list(net.lstm.parameters()))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g1, g2))

@@ -184,6 +184,15 @@ def test_sessions_take_the_role_of_their_file_and_never_span_files(tmp_path):
     assert s.events.map(len).tolist() == [10, 5, 5] and s.source.tolist() == ['train', 'train', 'heldout']
 
 
+def test_a_file_without_readable_times_is_named(tmp_path):
+    ok = [f'- {1117838570 + i} 2005.06.03 R02 2005-06-03-15.42.50 R02 RAS KERNEL INFO cache parity error {i}' for i in range(5)]
+    (tmp_path/'a.log').write_text('\n'.join(ok) + '\n')
+    (tmp_path/'b.log').write_text('\n'.join(x.replace('- 11178', '- soon') for x in ok) + '\n')
+    two = {'name': 'two', 'sources': [{'path': './a.log', 'format': 'raw', 'role': 'train'}, {'path': './b.log', 'format': 'raw', 'role': 'test'}],
+           'log_format': BUILTIN_SPECS['bgl-2k']['log_format'], 'session': {'by': 'window', 'size': 60, 'unit': 'seconds', 'time_field': 'Timestamp'}}
+    with pytest.raises(DataError, match=r"b\.log: expected readable times in field 'Timestamp' .*got 'soon"): load_yaml_spec(tmp_path, two)
+
+
 def test_raw_logs_are_predicted_through_the_runs_parser_and_session_rule(tmp_path):
     "A run trained on a raw-log YAML reads new raw logs with its saved parser; an unseen template flags its session."
     from deeplog_mc.predict import predict_file
