@@ -15,7 +15,7 @@ from .core import DataError, read_config, write_json
 
 # %% auto #0
 __all__ = ['DEFAULT_MASKS', 'UNSEEN_KEY', 'TOKEN_MEMO', 'format_regex', 'token_local', 'LogParser', 'read_log_lines',
-           'sessions_by_id', 'line_times', 'sessions_by_window', 'windows_by_file', 'grouping_accuracy']
+           'sessions_by_id', 'time_fields', 'line_times', 'sessions_by_window', 'windows_by_file', 'grouping_accuracy']
 
 # %% ../nbs/04_logs.ipynb #5077f7ce
 def format_regex(log_format:str) -> tuple[re.Pattern, list[str]]:
@@ -247,10 +247,15 @@ def sessions_by_id(lines:pd.DataFrame, keys:np.ndarray, pattern:str|None=None, c
     out = (list(map(str, uniq)), evs, rep)
     return out + (members,) if return_members else out
 
+# %% ../nbs/04_logs.ipynb #019147df
+def time_fields(field) -> list:
+    "A session rule's `time_field` as a list of fields: one name, several (joined by a blank), or none."
+    return [] if not field else [field] if isinstance(field, str) else list(field)
+
 # %% ../nbs/04_logs.ipynb #93c5eab4
 def line_times(lines:pd.DataFrame, field:str|list, time_format:str|None=None) -> np.ndarray:
     "Seconds since the epoch of each line, from `field` (or fields joined by a blank); NaN where unreadable."
-    fields = [field] if isinstance(field, str) else list(field)
+    fields = time_fields(field)
     missing = [f for f in fields if f not in lines]
     if missing: raise DataError('data set session', f'time fields {fields} in the lines', got=f'no {missing[0]!r}')
     col = lines[fields[0]]
@@ -285,9 +290,8 @@ def sessions_by_window(lines:pd.DataFrame, keys:np.ndarray, size:float, step:flo
     pos = _window_positions(lines, unit, time_field=time_field, time_format=time_format)
     ok = ~np.isnan(pos); dropped = int((~ok).sum())           # lines without a readable time belong to no window
     if len(pos) and not ok.any():
-        f = [time_field] if isinstance(time_field, str) else list(time_field)
         raise DataError(where or 'lines', f'readable times in field {time_field!r} (format {time_format!r})',
-                        got=' '.join(str(v) for v in lines[f].iloc[0])[:80])
+                        got=' '.join(str(v) for v in lines[time_fields(time_field)].iloc[0])[:80])
     valid = np.flatnonzero(ok); order = valid[np.argsort(pos[valid], kind='stable')]; sp = pos[order]
     ids, evs, members = [], [], []
     if len(sp):

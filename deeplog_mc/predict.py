@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from .core import DataError, atomic_path, read_json
 from .sessions import EOS, RESERVED, UNK, flatten, read_session_csv, read_session_file, read_session_parquet
-from .logs import LogParser, read_log_lines, sessions_by_id, sessions_by_window
+from .logs import LogParser, read_log_lines, sessions_by_id, windows_by_file
 from .detector import LOGP_TOL, DeepLog, EventScores
 from .features import DeviationFeatures
 from .clustering import AnomalyClusterer
@@ -166,9 +166,7 @@ def _read_raw(self:AnomalyTyper, path) -> tuple[list, list, list, EventValues|No
     if s.get('by', 'id') == 'id':
         sids, evs, _, members = sessions_by_id(lines, keys, pattern=s.get('pattern'), column=s.get('column'),
                                                return_members=True)
-    else: sids, evs, members = sessions_by_window(lines, keys, s['size'], step=s.get('step'),
-                                                  unit=s.get('unit', 'lines'), time_field=s.get('time_field'),
-                                                  time_format=s.get('time_format'))
+    else: sids, evs, members, _ = windows_by_file(lines, keys, s, names=[str(path)])     # one file, as stage 00
     line_id = lines.LineId.to_numpy(np.int64); vals = None
     if self.params is not None:                                         # as stage 00 read them for training
         vals = event_values(lines, s, None, index=(list(sids), *flatten(members)))

@@ -16,7 +16,7 @@ from .core import DataError, resolve_data_root
 from .sessions import (Dataset, check_unique_ids, make_sessions, read_session_csv, read_session_file,
                                  read_templates)
 from .logs import (DEFAULT_MASKS, LogParser, grouping_accuracy, read_log_lines, sessions_by_id,
-                             windows_by_file)
+                             time_fields, windows_by_file)
 
 # %% auto #0
 __all__ = ['SPEC_TYPES', 'SPEC_FIELDS', 'SOURCE_FIELDS', 'HDFS_FORMAT', 'BGL_FORMAT', 'BUILTIN_SPECS', 'read_spec',
@@ -265,7 +265,7 @@ def _check_window_session(sess:dict, lines:pd.DataFrame, where:str, lab_field) -
     step = sess.get('step')
     if step is not None and (not isinstance(step, (int, float)) or step <= 0):
         raise DataError(f'{where}: session', 'a positive number as window step', got=repr(step))
-    tf = sess.get('time_field'); fields = list(tf) if isinstance(tf, (list, tuple)) else [tf] if tf else []
+    fields = time_fields(sess.get('time_field'))
     if sess.get('unit', 'lines') == 'seconds' and (not fields or any(f not in lines for f in fields)):
         raise DataError(f'{where}: session', 'a time_field of the lines for windows in seconds',
                         got=repr(sess.get('time_field')))
