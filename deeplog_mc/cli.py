@@ -113,7 +113,7 @@ def _add_study(p):
                         'parsing: the parser against plain Drain3 on raw-log sets')
     p.add_argument('--run', help='the run folder that parity and variants study')
     p.add_argument('--datasets', help='comma-separated data sets (default: synthetic,hdfs; typing: all of its sets)')
-    p.add_argument('--seeds', help='comma-separated seeds (default: 0; typing: 0,1,2)')
+    p.add_argument('--seeds', help='comma-separated seeds (default: 0; typing: 0,1,2; parameters: 0-9)')
     p.add_argument('--preset', default='full', choices=sorted(PRESETS))
     p.add_argument('--runs-dir', default='runs/studies', help='where the study runs go (default: runs/studies)')
     p.add_argument('--out', help='results JSON (default: results/<name>.json; typing writes results/typing*.json)')
@@ -127,7 +127,7 @@ def _study(args):
         print(fn(args.run, out=args.out or f'results/{args.name}.json').round(4).to_string()); return
     if args.name == 'parameters':
         from deeplog_mc.studies import parameter_study
-        seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]
+        seeds = [int(s) for s in args.seeds.split(',')] if args.seeds else range(10)
         res = parameter_study(seeds, out=args.out or 'results/parameters.json', runs_dir=args.runs_dir,
                               preset=args.preset)
         print(results_table(res)); return

@@ -142,11 +142,11 @@ def fit(self:ParameterModel, sessions, values:EventValues, val_sessions, val_val
 
 # %% ../nbs/30_params.ipynb #e43878a0
 def fpr_threshold(scores:np.ndarray, fpr:float, confidence:float=0.95) -> float:
-    "Smallest threshold whose share of `scores` above it is at most `fpr` with `confidence` (Clopper-Pearson)."
+    "Smallest threshold flagging at most `fpr` of a new batch like `scores` with probability `confidence`."
     s = np.sort(np.asarray(scores, np.float64))[::-1]; s = s[np.isfinite(s)]; n = len(s)
     if not n: return np.inf
     x = np.arange(n)                                  # sessions left above the threshold s[x]
-    ok = stats.beta.ppf(confidence, x + 1, np.maximum(n - x, 1)) <= fpr
+    ok = stats.betabinom.sf(np.floor(fpr * n), n=n, a=x + 1, b=n - x) <= 1 - confidence   # the new batch's count above
     return float(s[x[ok].max()]) if ok.any() else np.inf        # too few sessions to bound the rate: flag none
 
 @patch

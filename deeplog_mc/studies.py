@@ -78,7 +78,7 @@ def _performance_typing(run, seed:int) -> dict:
             **{f'{k} typed': float((got[test & kind(k)] == k).mean()) for k in PERFORMANCE_TYPES}}
 
 # %% ../nbs/22_studies.ipynb #fc4911a2
-def parameter_study(seeds=(0, 1, 2), out='results/parameters.json', runs_dir='runs/studies', preset:str='full',
+def parameter_study(seeds=tuple(range(10)), out='results/parameters.json', runs_dir='runs/studies', preset:str='full',
                     log=print) -> dict:
     "Per seed: the parameter-value model's test FPR and recall per fault, the key model's; how the faults are typed."
     sizes = {k: v for k, v in PRESETS[preset].items() if k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -95,7 +95,8 @@ def parameter_study(seeds=(0, 1, 2), out='results/parameters.json', runs_dir='ru
         log(f'synthetic-raw seed {seed}: {time.time() - t0:.0f} s')
     write_json(Path(out).with_name('parameter_types.json'),
                {'study': 'parameter_types', 'preset': preset, 'rows': types})
-    res = {'study': 'parameters', 'preset': preset, 'rows': rows}; write_json(out, res); return res
+    pooled = {'seed': 'all', **pd.DataFrame(rows).drop(columns='seed').mean().to_dict()}   # equal test sets: pooled
+    res = {'study': 'parameters', 'preset': preset, 'rows': [*rows, pooled]}; write_json(out, res); return res
 
 # %% ../nbs/22_studies.ipynb #7d7c9c36
 def results_table(res:dict, columns=None) -> str:

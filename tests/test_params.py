@@ -14,9 +14,9 @@ from deeplog_mc.values import EventValues
 
 @pytest.fixture(scope='module')
 def raw_run(tmp_path_factory):
-    "A synthetic-raw run through stage 01 (the key model and the parameter-value model, 300+ sessions to calibrate)."
+    "A synthetic-raw run through stage 01 (the key model and the parameter-value model, 400+ sessions to calibrate)."
     run = tmp_path_factory.mktemp('synraw')
-    prepare_data(run, dataset='synthetic-raw', seed=0, n_train=300, n_test_normal=800, n_per_type=30)
+    prepare_data(run, dataset='synthetic-raw', seed=0, n_train=300, n_test_normal=1200, n_per_type=30)
     train_base_model(run, seed=0, max_epochs=8, patience=3)
     return run
 
