@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn import metrics as skm
 
 from .core import read_json, write_json, write_parquet
@@ -331,6 +332,25 @@ def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0,
     res = {**meta, 'rows': [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
     write_json(Path(out_dir)/'new_type.json', res); return res
 
+# %% ../nbs/24_typing_bench.ipynb #2f851069
+def _weight_update_curve(run:Path, df:pd.DataFrame, given, epochs:int=3, seed:int=0) -> pd.DataFrame:
+    "Per epoch of training the base model on the `given` sessions' pairs (training pairs replayed): the figures."
+    model = DeepLog.load(run/'models'/'base_model.pt'); g = df.session_id.isin(given).to_numpy()
+    (Wg, Tg, Cg), (Wr, Tr, Cr) = model._pairs(df.events[g]), model._pairs(df.events[(df.split == 'train').to_numpy()])
+    W, T, C = torch.cat([Wg, Wr]), torch.cat([Tg, Tr]), torch.cat([Cg * Cr.sum() / Cg.sum(), Cr])
+    opt, gen = torch.optim.Adam(model.net_.parameters(), lr=model.lr), torch.Generator().manual_seed(seed)
+    s, y, rows = df.split.to_numpy(), df.label.to_numpy(), []
+    for ep in range(epochs + 1):
+        if ep:
+            model.net_.train()
+            for loss in model._steps(W, T, C, gen=gen): opt.zero_grad(); loss.backward(); opt.step()
+            model.net_.eval()
+        p = model.predict(df.events).astype(bool); n, a = (y == 0), (y == 1)
+        rows.append({'epochs': ep, 'fit_fp': int((p & (s == 'fit') & n & ~g).sum()),
+                     'fit_recall': p[(s == 'fit') & a].mean(), 'fp': int((p & (s == 'test') & n).sum()),
+                     'recall': p[(s == 'test') & a].mean()})
+    return pd.DataFrame(rows)
+
 # %% ../nbs/24_typing_bench.ipynb #113f3570
 FP_BUDGETS = (0.0, 0.005, 0.01)
 
@@ -343,13 +363,18 @@ def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float|None]:
     t, y = (df.split == 'test').to_numpy(), df.label.to_numpy()
     return int((left & t & (y == 0)).sum()), float(left[t & (y == 1)].mean()) if (t & (y == 1)).any() else None
 
+def _update_choice(curve:pd.DataFrame, budget:float) -> dict:
+    "The epoch of `curve` with the fewest fit false positives among those losing at most `budget` of fit recall."
+    ok = curve[curve.fit_recall[0] - curve.fit_recall <= budget + 1e-12]; r = ok.loc[ok.fit_fp.idxmin()]
+    return {'fp_after_update': int(r.fp), 'recall_after_update': float(r.recall), 'update_epochs': int(r.epochs)}
+
 def _false_positive_rows(run, seed:int=0) -> list[dict]:
     "Half of the fit split's false positives marked normal, on a copy of `run`, at each of `FP_BUDGETS`."
     run = Path(run); df, _, _ = load_sessions(run)
     flagged = key_model_flags(run)
     fp = df.session_id[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (flagged == 1)].to_numpy()
     given = fp[np.random.default_rng(seed).permutation(len(fp))[:len(fp) // 2]]; rows = []
-    bound, bound_recall = _key_bound(run, df, given)
+    bound, bound_recall = _key_bound(run, df, given); curve = _weight_update_curve(run, df, given, seed=seed)
     keep = lambda d, names: [n for n in names if n not in ('data', 'models', 'scores', 'metrics.json')]
     for budget in FP_BUDGETS:
         dest = run.with_name(run.name + '-fp'); shutil.rmtree(dest, ignore_errors=True)
@@ -358,7 +383,7 @@ def _false_positive_rows(run, seed:int=0) -> list[dict]:
         out = false_positive_feedback(dest, p, budget)
         rows.append({'max_recall_loss': budget, 'fit_fp': len(fp), 'given': len(given),
                      **{k: out[k] for k in ('rules', 'fp_before', 'fp_after', 'recall_before', 'recall_after')},
-                     'fp_after_keys': bound, 'recall_after_keys': bound_recall})
+                     'fp_after_keys': bound, 'recall_after_keys': bound_recall, **_update_choice(curve, budget)})
         shutil.rmtree(dest)
     return rows
 
