@@ -61,7 +61,8 @@ class DetectorConfig(StageConfig):
     workflow_support: float = option(0.99, "workflows: share of a key's normal sessions holding another key for it "
                                      'to imply that key (keys joined by implications form a task)')
     value_fpr: float = option(0.01, 'parameter-value model (raw-log data sets): largest share of a new '
-                              'batch of normal sessions its threshold may flag (with 95% probability)')
+                              'batch of normal sessions, as large as the calibration set, its threshold may flag (with '
+                              '95% probability)')
 
 # %% ../nbs/01_config.ipynb #27afc4ff
 @dataclass

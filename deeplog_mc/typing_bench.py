@@ -336,11 +336,12 @@ def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0,
 def _weight_update_curve(run:Path, df:pd.DataFrame, given, epochs:int=3, seed:int=0) -> pd.DataFrame:
     "Per epoch of training the base model on the `given` sessions' pairs (training pairs replayed): the figures."
     model = DeepLog.load(run/'models'/'base_model.pt'); g = df.session_id.isin(given).to_numpy()
-    (Wg, Tg, Cg), (Wr, Tr, Cr) = model._pairs(df.events[g]), model._pairs(df.events[(df.split == 'train').to_numpy()])
-    W, T, C = torch.cat([Wg, Wr]), torch.cat([Tg, Tr]), torch.cat([Cg * Cr.sum() / Cg.sum(), Cr])
-    opt, gen = torch.optim.Adam(model.net_.parameters(), lr=model.lr), torch.Generator().manual_seed(seed)
     s, y, rows = df.split.to_numpy(), df.label.to_numpy(), []
-    for ep in range(epochs + 1):
+    if g.any():                                                      # nothing marked: the model as it is
+        (Wg, Tg, Cg), (Wr, Tr, Cr) = model._pairs(df.events[g]), model._pairs(df.events[s == 'train'])
+        W, T, C = torch.cat([Wg, Wr]), torch.cat([Tg, Tr]), torch.cat([Cg * Cr.sum() / Cg.sum(), Cr])
+        opt, gen = torch.optim.Adam(model.net_.parameters(), lr=model.lr), torch.Generator().manual_seed(seed)
+    for ep in range(epochs + 1 if g.any() else 1):
         if ep:
             model.net_.train()
             for loss in model._steps(W, T, C, gen=gen): opt.zero_grad(); loss.backward(); opt.step()
@@ -365,7 +366,8 @@ def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float|None]:
 
 def _update_choice(curve:pd.DataFrame, budget:float) -> dict:
     "The epoch of `curve` with the fewest fit false positives among those losing at most `budget` of fit recall."
-    ok = curve[curve.fit_recall[0] - curve.fit_recall <= budget + 1e-12]; r = ok.loc[ok.fit_fp.idxmin()]
+    loss = (curve.fit_recall[0] - curve.fit_recall).fillna(0.0)         # no anomalous fit session: no loss to bound
+    ok = curve[loss <= budget + 1e-12]; r = ok.loc[ok.fit_fp.idxmin()]
     return {'fp_after_update': int(r.fp), 'recall_after_update': float(r.recall), 'update_epochs': int(r.epochs)}
 
 def _false_positive_rows(run, seed:int=0) -> list[dict]:
