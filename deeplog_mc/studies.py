@@ -40,7 +40,8 @@ SUMMARY = {'detection_f1': 'detection.fit_mode.test.f1',
            'classifier_macro_f1_true': 'classifier.test.macro_f1_true',
            'classifier_f1': 'classifier.test.detection.f1',
            'classifier_f1_real_ratio': 'classifier.test.detection.f1_real_ratio',
-           'two_stage_macro_f1_true': 'classifier.baselines.two_stage.test.macro_f1_true'}
+           'two_stage_macro_f1_true': 'classifier.baselines.two_stage.test.macro_f1_true',
+           'parameters_fpr': 'parameters.test.fpr'}
 
 def summary(metrics:dict) -> dict:
     "The study figures of one run's metrics (None where a run lacks one)."
