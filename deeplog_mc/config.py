@@ -75,7 +75,7 @@ class TypingConfig(StageConfig):
     "Stage 03: clustering the anomalies of fit into types."
     mode: str = option('labels', 'labels clusters the anomalies of fit; detected clusters what the base model flags')
     feature_groups: str = option('all', 'feature groups forming the clustering space: all, or a comma list of '
-                                 'scalar, mechanism, surprise, expected, count, events')
+                                 'scalar, mechanism, surprise, expected, count, events, values')
     method: str = option('overcluster', 'overcluster (k-means fine clusters merged by Ward), kmeans, gmm, '
                          'agglomerative or hdbscan')
     scaling: str = option('groups', 'groups (each feature group weighs the same) or standard (then PCA)')
