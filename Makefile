@@ -16,7 +16,7 @@ help:
 	@echo "make bench      deeplog-mc bench on HDFS, writing bench/bench.json"
 	@echo "make export     nbdev_clean + nbdev_export (after editing notebooks)"
 	@echo "make wheel-check build the wheel, install it in a clean venv, run the quick pipeline outside the checkout"
-	@echo "make readme     fill README's study tables from results/*.json"
+	@echo "make readme     derive results/targets.json, fill README's study tables from results/*.json"
 	@echo "make constraints pin every dependency (constraints.txt) at the versions of .venv"
 
 # torch first, from the local CPU wheel: a plain `torch` requirement would pull a multi-GB CUDA build

@@ -157,6 +157,9 @@ def _add_readme(p):
 
 def _readme(args):
     from deeplog_mc.studies import render_readme
+    from deeplog_mc.targets import write_targets
+    missing = write_targets(args.results)['missing']                  # the open issues' targets, from the studies
+    if missing: print('targets: not yet run:', ', '.join(missing))
     print('filled:', ', '.join(render_readme(args.readme, args.results)) or 'no study blocks')
 
 # %% ../nbs/23_cli.ipynb #8e27b970
@@ -214,7 +217,8 @@ COMMANDS = {'run': ('run the pipeline (the stage notebooks) into a run folder', 
                         _add_predict, _predict),
             'bench': ('benchmark training, batched detection and the naive loop; writes JSON', _add_bench, _bench),
             'study': ('run a study over data sets and seeds; writes results/<name>.json', _add_study, _study),
-            'readme': ("fill README's study tables from results/*.json", _add_readme, _readme),
+            'readme': ("derive results/targets.json, then fill README's study tables from results/*.json",
+                       _add_readme, _readme),
             'report': ("rebuild a run folder's report.html from its executed notebooks", _add_report, _report),
             'watch': ('follow a live log (file or stdin) and type each session as it closes', _add_watch, _watch),
             'feedback': ('mark false positives normal, or apply type labels and renames; --undo takes a step back',

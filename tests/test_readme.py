@@ -24,3 +24,16 @@ def test_readme_tables_are_rendered_from_results():
         from deeplog_mc.studies import results_table
         res = read_json(ROOT/'results'/f'{name}.json')
         assert block.strip() == results_table(res, res.get('columns')).strip(), f'run `make readme`: block {name} is stale'
+
+
+def test_targets_are_derived_from_the_current_study_results(tmp_path):
+    "results/targets.json is what write_targets reads from the study JSONs now: `make readme` was run after them."
+    import shutil
+    from deeplog_mc.core import read_json
+    from deeplog_mc.targets import TARGETS, write_targets
+    for name in {t.source for t in TARGETS}:
+        assert (ROOT/'results'/f'{name}.json').is_file(), f'results/{name}.json is missing: run its study'
+        shutil.copy(ROOT/'results'/f'{name}.json', tmp_path)
+    fresh = write_targets(tmp_path)
+    assert fresh['missing'] == [] and len(fresh['rows']) == len(TARGETS)
+    assert read_json(ROOT/'results'/'targets.json') == fresh, 'run `make readme`: results/targets.json is stale'
