@@ -30,10 +30,10 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores',
-           'supervised_ceiling', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'ablation',
-           'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants', 'hold_out_type', 'open_set_figures',
-           'classifier_bench_run', 'classifier_ablation', 'classifier_study', 'workflow_study', 'new_type_study',
-           'false_positive_study']
+           'supervised_ceiling', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'type_table',
+           'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants', 'hold_out_type',
+           'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study', 'workflow_study',
+           'new_type_study', 'false_positive_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -70,16 +70,24 @@ def _per_unique(sessions, true, pred) -> tuple[np.ndarray, np.ndarray]:
     mode = lambda v: v.value_counts().index[0]
     return g.t.agg(mode).to_numpy(object), g.p.agg(mode).to_numpy()
 
-def partition_scores(tf, lab_fit, tt, lab_test, test_sessions) -> dict:
-    "k and the typing figures of one partition on test (also per unique sequence), mapping learned on fit."
+def _f1_by_type(true, pred, mapping:dict) -> dict:
+    "F1 of each true type after mapping clusters to types, with its number of sessions."
+    mapped = np.array([mapping.get(int(c), '<unmapped>') for c in pred], object); types = sorted(set(true))
+    f1 = skm.f1_score(np.asarray(true, object), mapped, labels=types, average=None, zero_division=0)
+    return {str(t): {'f1': float(f), 'sessions': int((np.asarray(true, object) == t).sum())} for t, f in zip(types, f1)}
+
+def partition_scores(tf, lab_fit, tt, lab_test, test_sessions, by_type:bool=False) -> dict:
+    "k and the typing figures of one partition on test (also per unique sequence, per type), mapping learned on fit."
     tf, tt = np.asarray(tf, object), np.asarray(tt, object); mf, mt = pd.notna(tf), pd.notna(tt)
     mp = cluster_type_map(tf[mf], np.asarray(lab_fit)[mf])
     lt = np.asarray(lab_test)[mt]; m = typing_metrics(tt[mt], lt)
     ut, up = _per_unique([s for s, keep in zip(test_sessions, mt) if keep], tt[mt], lt)
-    return {'k': int(len(np.unique(lab_fit))), 'nmi': m['nmi'], 'ari': m['ari'], 'v_measure': m['v_measure'],
-            'purity': m['purity'], 'macro_f1': mapped_macro_f1(tt[mt], lt, mp),
-            'unique_sequences': int(len(ut)), 'unique_nmi': skm.normalized_mutual_info_score(ut, up),
-            'unique_macro_f1': mapped_macro_f1(ut, up, mp)}
+    out = {'k': int(len(np.unique(lab_fit))), 'nmi': m['nmi'], 'ari': m['ari'], 'v_measure': m['v_measure'],
+           'purity': m['purity'], 'macro_f1': mapped_macro_f1(tt[mt], lt, mp),
+           'unique_sequences': int(len(ut)), 'unique_nmi': skm.normalized_mutual_info_score(ut, up),
+           'unique_macro_f1': mapped_macro_f1(ut, up, mp)}
+    if by_type: out['by_type'] = _f1_by_type(tt[mt], lt, mp)
+    return out
 
 # %% ../nbs/24_typing_bench.ipynb #f1383eca
 def supervised_ceiling(X, types, seed:int=0) -> dict:
@@ -131,7 +139,8 @@ def bench_run(run, seed:int=0, modes=('labels', 'detected'), variants:dict|None=
             clu = typing_clusterer(dataclasses.replace(TypingConfig(seed=seed), **ov))
             clu.fit(F.loc[fit_m, cols].reset_index(drop=True))
             lab_test = clu.predict(F.loc[test_m, cols])
-            scores = partition_scores(tf, clu.labels_, tt=tt, lab_test=lab_test, test_sessions=S)
+            scores = partition_scores(tf, clu.labels_, tt=tt, lab_test=lab_test, test_sessions=S,
+                                      by_type=name == 'presented')
             rows.append({**base, 'method': name, 'level': 'types', **scores})
         if not baselines or mode != 'labels': continue
         for name, (Xf, Xt, clu) in _baselines(run, df, fit_m=fit_m, test_m=test_m, seed=seed).items():
@@ -176,6 +185,21 @@ def summarize(rows:list[dict]) -> list[dict]:
     out.insert(4, 'k_true', g.k_true.mean().round(1).to_numpy()); out.insert(5, 'seeds', g.size().to_numpy())
     return out.astype(object).where(out.notna(), None).to_dict('records')
 
+def type_table(rows:list[dict]) -> list[dict]:
+    "Per set and true type: the presented types' mean test F1 over seeds, with labels and without (detected mode)."
+    recs = [{'set': r['set'], 'mode': r['mode'], 'type': t, **v} for r in rows
+            if r.get('method') == 'presented' and isinstance(r.get('by_type'), dict) for t, v in r['by_type'].items()]
+    if not recs: return []
+    m = pd.DataFrame(recs).groupby(['set', 'type', 'mode'], sort=False)[['f1', 'sessions']].mean().unstack('mode')
+    col = lambda f, mode: m[(f, mode)] if (f, mode) in m else np.nan
+    out = pd.DataFrame({'test_sessions': col('sessions', 'labels'), 'f1': col('f1', 'labels'),
+                        'f1_no_labels': col('f1', 'detected')}).round(3).reset_index()
+    out = out.sort_values(['set', 'test_sessions'], ascending=[True, False], key=lambda c: c.map(
+        {s: i for i, s in enumerate(dict.fromkeys(out.set))}) if c.name == 'set' else c, kind='stable')
+    out = out.astype(object).where(out.notna(), None)
+    out['test_sessions'] = [int(v) if v is not None and float(v).is_integer() else v for v in out.test_sessions]
+    return out.to_dict('records')
+
 def ablation(rows:list[dict]) -> list[dict]:
     "Per variant: the change of mean test NMI per set (labels mode) against the presented types."
     df = pd.DataFrame(rows)
@@ -190,6 +214,7 @@ def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', ru
     write_json(out/'typing_runs.json', {**meta, 'rows': rows})
     summary = {**meta, 'rows': summarize(rows)}; write_json(out/'typing.json', summary)
     write_json(out/'typing_ablation.json', {**meta, 'rows': ablation(rows)})
+    write_json(out/'typing_types.json', {**meta, 'rows': type_table(rows)})
     sweep, meta = over_runs(sweep_run, sets, seeds, runs_root=runs_root, log=log)
     write_json(out/'typing_sweep.json', {**meta, 'rows': sweep_table(sweep), 'runs': sweep})
     return summary
