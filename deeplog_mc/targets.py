@@ -29,12 +29,17 @@ class Target:
     figure: Callable         # the rows of that JSON (a DataFrame) -> the figure
     bound: float             # the bound the figure must meet
     at_least: bool = True    # True: figure >= bound; False: figure <= bound
+    def _row(self, v:float|None, holds:str) -> dict:
+        return {'issue': self.issue, 'target': self.what, 'figure': v,
+                'bound': f"{'>=' if self.at_least else '<='} {self.bound:g}", 'holds': holds,
+                'source': f'results/{self.source}.json'}
     def check(self, rows:pd.DataFrame) -> dict:
         "The figure read from `rows`, the bound, and whether the figure meets it."
         v = float(self.figure(rows)); ok = v >= self.bound if self.at_least else v <= self.bound
-        return {'issue': self.issue, 'target': self.what, 'figure': v,
-                'bound': f"{'>=' if self.at_least else '<='} {self.bound:g}", 'holds': 'yes' if ok else 'no',
-                'source': f'results/{self.source}.json'}
+        return self._row(v, 'yes' if ok else 'no')
+    def unmeasured(self) -> dict:
+        "Its row when its study has not measured it."
+        return self._row(None, 'not measured')
 
 # %% ../nbs/31_targets.ipynb #25529f59
 def _presented(d:pd.DataFrame, s:str, col:str='nmi', method:str='presented', mode:str='labels') -> float:
@@ -42,8 +47,10 @@ def _presented(d:pd.DataFrame, s:str, col:str='nmi', method:str='presented', mod
     return float(d.loc[(d.set == s) & (d['mode'] == mode) & (d.method == method), col].iloc[0])
 
 def _over_counts(d, s) -> float: return _presented(d, s) - _presented(d, s, method='event counts, overcluster')
-def _k_ratio(d) -> float:
-    p = d[(d['mode'] == 'labels') & (d.method == 'presented')]; return float((p.k / p.k_true).max())
+def _k_max(d, s:str|None=None, mode:str='labels') -> float:
+    "Over the typing study's per-seed presented rows of `mode`: the largest k / true k, or the largest k of set `s`."
+    p = d[(d['mode'] == mode) & (d.method == 'presented')]
+    return float((p.k / p.k_true).max()) if s is None else float(p.k[p.set == s].max())
 def _seeded(d) -> pd.DataFrame: return d[d.seed.astype(str) != 'all']          # a study's per-seed rows
 def _row(d, **at) -> pd.Series:
     m = np.ones(len(d), bool)
@@ -58,13 +65,16 @@ _MODES = {'labels': '', 'detected': ', no labels'}           # the typing study'
 TARGETS = (
     *(_T16(f'{s}: presented NMI minus event counts (same k rule)', 'typing',
            figure=lambda d, s=s: _over_counts(d, s), bound=_MARGIN.get(s, 0.02)) for s in TYPING_SETS),
-    _T16('every set: presented k / true k, largest', 'typing', figure=_k_ratio, bound=2, at_least=False),
+    *(_T16(f'every set and seed: presented k / true k, largest{_MODES[m]}', 'typing_runs',
+           figure=lambda d, m=m: _k_max(d, mode=m), bound=2, at_least=False) for m in _MODES),
     *(_T16(f'hdfs: presented NMI{_MODES[m]}', 'typing', figure=lambda d, m=m: _presented(d, 'hdfs', mode=m),
            bound=0.95) for m in _MODES),
-    _T16('hdfs: presented k', 'typing', figure=lambda d: _presented(d, 'hdfs', 'k'), bound=20, at_least=False),
+    _T16('hdfs: presented k, largest over seeds', 'typing_runs', figure=lambda d: _k_max(d, 'hdfs'), bound=20,
+         at_least=False),
     *(_T16(f'hdfs: per-unique-sequence macro-F1{_MODES[m]}', 'typing',
            figure=lambda d, m=m: _presented(d, 'hdfs', 'unique_macro_f1', mode=m), bound=0.9) for m in _MODES),
-    _T16('adfa-ld: presented k', 'typing', figure=lambda d: _presented(d, 'adfa-ld', 'k'), bound=12, at_least=False),
+    _T16('adfa-ld: presented k, largest over seeds', 'typing_runs', figure=lambda d: _k_max(d, 'adfa-ld'), bound=12,
+         at_least=False),
     *(_T16(f'synthetic-imbalanced: presented ARI{_MODES[m]}', 'typing',
            figure=lambda d, m=m: _presented(d, 'synthetic-imbalanced', 'ari', mode=m), bound=0.95) for m in _MODES),
     *(_T16(f'{s}: classifier macro-F1 against the true types', 'classifier',
@@ -86,10 +96,11 @@ TARGETS = (
 # %% ../nbs/31_targets.ipynb #11773d1f
 def write_targets(results_dir='results') -> dict:
     "Every target read from the study JSONs in `results_dir`, written to `targets.json` there."
-    rows, missing = [], []
+    rows, missing = [], set()
     for t in TARGETS:
         res = read_json(Path(results_dir)/f'{t.source}.json')
-        if res is None: missing.append(t.source); continue
-        rows.append(t.check(pd.DataFrame(res['rows'])))
-    out = {'study': 'targets', 'rows': rows, 'missing': sorted(set(missing))}
+        if res is None: missing.add(t.source); rows.append(t.unmeasured()); continue
+        try: rows.append(t.check(pd.DataFrame(res.get('rows', []))))
+        except (KeyError, IndexError, AttributeError, ValueError): rows.append(t.unmeasured())   # not in that study
+    out = {'study': 'targets', 'rows': rows, 'missing': sorted(missing)}
     write_json(Path(results_dir)/'targets.json', out); return out

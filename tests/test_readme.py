@@ -36,4 +36,5 @@ def test_targets_are_derived_from_the_current_study_results(tmp_path):
         shutil.copy(ROOT/'results'/f'{name}.json', tmp_path)
     fresh = write_targets(tmp_path)
     assert fresh['missing'] == [] and len(fresh['rows']) == len(TARGETS)
+    assert all(r['holds'] != 'not measured' for r in fresh['rows']), 'a target the study JSONs do not measure'
     assert read_json(ROOT/'results'/'targets.json') == fresh, 'run `make readme`: results/targets.json is stale'
