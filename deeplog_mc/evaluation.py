@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 from .sessions import count_key
 
 # %% auto #0
-__all__ = ['real_precision_f1', 'detection_metrics', 'typing_metrics', 'cluster_type_map', 'mapped_macro_f1',
+__all__ = ['real_precision_f1', 'detection_metrics', 'typing_metrics', 'cluster_type_map', 'map_clusters', 'mapped_macro_f1',
            'classifier_metrics', 'detection_errors', 'error_summary', 'typing_baseline']
 
 # %% ../nbs/16_evaluation.ipynb #c5c7e7ae
@@ -53,11 +53,14 @@ def cluster_type_map(true, pred) -> dict:
     return {(int(c) if isinstance(c, (int, np.integer)) else c): g.t.value_counts().index[0] for c, g in s.groupby('c')}
 
 # %% ../nbs/16_evaluation.ipynb #2eeaf7fa
+def map_clusters(pred, mapping:dict) -> np.ndarray:
+    "The true type `mapping` gives each cluster of `pred` (`<unmapped>` for a cluster it lacks)."
+    return np.array([mapping.get(int(c), '<unmapped>') for c in pred], object)
+
 def mapped_macro_f1(true, pred, mapping:dict) -> float:
     "Macro-F1 over true types after mapping clusters to types (unmapped clusters count as wrong)."
-    mapped = np.array([mapping.get(int(c), '<unmapped>') for c in pred], object)
-    return float(skm.f1_score(np.asarray(true, object), mapped, labels=sorted(set(true)), average='macro',
-                              zero_division=0))
+    return float(skm.f1_score(np.asarray(true, object), map_clusters(pred, mapping), labels=sorted(set(true)),
+                              average='macro', zero_division=0))
 
 # %% ../nbs/16_evaluation.ipynb #48560f2e
 def _macro_f1_report(truth, pred, labels) -> tuple[float, dict]:

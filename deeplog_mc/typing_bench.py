@@ -21,7 +21,7 @@ from .nets import train_loop
 from .params import key_model_flags
 from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
-from .evaluation import cluster_type_map, mapped_macro_f1, typing_metrics
+from .evaluation import cluster_type_map, map_clusters, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
 from .workflows import write_workflows
 from .feedback import false_positive_feedback, feedback
@@ -72,8 +72,9 @@ def _per_unique(sessions, true, pred) -> tuple[np.ndarray, np.ndarray]:
 
 def _f1_by_type(true, pred, mapping:dict) -> dict:
     "F1 of each true type after mapping clusters to types, with its number of sessions."
-    mapped = np.array([mapping.get(int(c), '<unmapped>') for c in pred], object); types = sorted(set(true))
-    f1 = skm.f1_score(np.asarray(true, object), mapped, labels=types, average=None, zero_division=0)
+    types = sorted(set(true))
+    f1 = skm.f1_score(np.asarray(true, object), map_clusters(pred, mapping), labels=types, average=None,
+                      zero_division=0)
     return {str(t): {'f1': float(f), 'sessions': int((np.asarray(true, object) == t).sum())} for t, f in zip(types, f1)}
 
 def partition_scores(tf, lab_fit, tt, lab_test, test_sessions, by_type:bool=False) -> dict:
@@ -194,8 +195,8 @@ def type_table(rows:list[dict]) -> list[dict]:
     col = lambda f, mode: m[(f, mode)] if (f, mode) in m else np.nan
     out = pd.DataFrame({'test_sessions': col('sessions', 'labels'), 'f1': col('f1', 'labels'),
                         'f1_no_labels': col('f1', 'detected')}).round(3).reset_index()
-    out = out.sort_values(['set', 'test_sessions'], ascending=[True, False], key=lambda c: c.map(
-        {s: i for i, s in enumerate(dict.fromkeys(out.set))}) if c.name == 'set' else c, kind='stable')
+    out = out.assign(order=pd.factorize(out.set)[0]).sort_values(['order', 'test_sessions'], ascending=[True, False],
+                                                                 kind='stable').drop(columns='order')   # sets as run
     out = out.astype(object).where(out.notna(), None)
     out['test_sessions'] = [int(v) if v is not None and float(v).is_integer() else v for v in out.test_sessions]
     return out.to_dict('records')
