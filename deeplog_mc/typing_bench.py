@@ -30,10 +30,10 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores',
-           'supervised_ceiling', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'type_table',
-           'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants', 'hold_out_type',
-           'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study', 'workflow_study',
-           'new_type_study', 'false_positive_study']
+           'supervised_ceiling', 'event_ngrams', 'typing_variants', 'bench_run', 'over_runs', 'change_table',
+           'summarize', 'type_table', 'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants',
+           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study',
+           'workflow_study', 'new_type_study', 'false_positive_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -101,6 +101,14 @@ def supervised_ceiling(X, types, seed:int=0) -> dict:
     return {'k': int(len(set(types))), 'nmi': skm.normalized_mutual_info_score(types, pred),
             'macro_f1': float(skm.f1_score(types, pred, average='macro', zero_division=0))}
 
+# %% ../nbs/24_typing_bench.ipynb #caf80867
+def event_ngrams(sessions, n:int=3, min_sessions:int=2) -> np.ndarray:
+    "Per session, the count of every run of 1 to `n` consecutive keys that occurs in at least `min_sessions` sessions."
+    from sklearn.feature_extraction.text import CountVectorizer
+    docs = [' '.join(str(k) for k in np.asarray(s).tolist()) for s in sessions]
+    cv = CountVectorizer(ngram_range=(1, n), min_df=min_sessions, token_pattern=r'\S+', lowercase=False)
+    return cv.fit_transform(docs).toarray().astype(np.float64)
+
 # %% ../nbs/24_typing_bench.ipynb #e3a9ea8e
 def typing_variants() -> dict[str, dict]:
     "Name -> TypingConfig overrides of every benchmark variant."
@@ -151,7 +159,8 @@ def bench_run(run, seed:int=0, modes=('labels', 'detected'), variants:dict|None=
         typed = (fit_m | test_m) & df.type.notna().to_numpy()
         keys = np.unique(flatten(list(df.events[fit_m]))[0])
         for name, X in (('ceiling: forest on stage-02 features', F.loc[typed, cols]),
-                        ('ceiling: forest on event counts', event_count_matrix(df.events[typed], keys))):
+                        ('ceiling: forest on event counts', event_count_matrix(df.events[typed], keys)),
+                        ('ceiling: forest on event 1-3-grams', event_ngrams(df.events[typed]))):
             rows.append({**base, 'method': name, 'level': 'supervised', **supervised_ceiling(X, df.type[typed], seed)})
     return rows
 
@@ -175,7 +184,8 @@ def change_table(df:pd.DataFrame, figure:str) -> pd.DataFrame:
 # %% ../nbs/24_typing_bench.ipynb #b1223bfe
 SUMMARY_METHODS = ['presented', 'event counts, k-means (silhouette k)', 'event counts, k-means (true k)',
                    'event counts, overcluster', 'event counts, HDBSCAN', 'hidden state, k-means (silhouette k)',
-                   'ceiling: forest on stage-02 features', 'ceiling: forest on event counts']
+                   'ceiling: forest on stage-02 features', 'ceiling: forest on event counts',
+                   'ceiling: forest on event 1-3-grams']
 
 def summarize(rows:list[dict]) -> list[dict]:
     "Per set, mode, method and level: the mean over seeds of k and the typing figures."
