@@ -137,8 +137,8 @@ def _study(args):
         res = parse_study(sets, out=args.out or 'results/parsing.json')
         print(results_table(res, res['columns'])); return
     if args.name in ('typing', 'classifier', 'workflows', 'new-type', 'false-positives'):
-        from deeplog_mc.typing_bench import (TYPING_SETS, classifier_study, false_positive_study, new_type_study,
-                                             typing_study, workflow_study)
+        from deeplog_mc.typing_bench import TYPING_SETS, classifier_study, typing_study, workflow_study
+        from deeplog_mc.feedback_bench import false_positive_study, new_type_study
         default = ['synthetic', 'synthetic-imbalanced', 'hdfs'] if args.name == 'new-type' else list(TYPING_SETS)
         sets = args.datasets.split(',') if args.datasets else default
         seeds = [int(s) for s in (args.seeds or '0,1,2').split(',')]

@@ -72,6 +72,8 @@ TARGETS = (
            figure=lambda d, s=s: _over_counts(d, s), bound=_MARGIN.get(s, 0.02)) for s in TYPING_SETS),
     *(_T16(f'every set and seed: presented k / true k, largest{_MODES[m]}', 'typing_runs',
            figure=lambda d, m=m: _k_max(d, mode=m), bound=2, at_least=False) for m in _MODES),
+    _T16('every set and seed, subsets of 2-3 of its true types: presented k / true k, largest', 'typing_subsets',
+         figure=lambda d: d.k_ratio_max.max(), bound=2, at_least=False),
     *(_T16(f'hdfs: presented NMI{_MODES[m]}', 'typing', figure=lambda d, m=m: _presented(d, 'hdfs', mode=m),
            bound=0.95, ceiling=lambda d: _ceiling(d, 'hdfs')) for m in _MODES),
     _T16('hdfs: presented k, largest over seeds', 'typing_runs', figure=lambda d: _k_max(d, 'hdfs'), bound=20,

@@ -9,31 +9,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn import metrics as skm
 
 from .core import read_json, write_json, write_parquet
 from .config import DataConfig, DetectorConfig, PRESETS, TypingConfig
 from .sessions import event_count_matrix, flatten
 from .run import feature_columns, load_features, load_sessions
-from .detector import DeepLog, EventScores
-from .nets import train_loop
-from .params import key_model_flags
+from .detector import DeepLog
 from .features import FEATURE_GROUPS
 from .clustering import AnomalyClusterer
 from .evaluation import cluster_type_map, map_clusters, mapped_macro_f1, typing_metrics
 from .openset import UNKNOWN_RULES
 from .workflows import write_workflows
-from .feedback import false_positive_feedback, feedback
 from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_features, prepare_data,
                                train_base_model, train_classifier, typing_clusterer)
 
 # %% auto #0
-__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'FP_BUDGETS', 'prepare_typing_run', 'partition_scores',
-           'supervised_ceiling', 'event_ngrams', 'typing_variants', 'bench_run', 'over_runs', 'change_table',
-           'summarize', 'type_table', 'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'classifier_variants',
-           'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation', 'classifier_study',
-           'workflow_study', 'new_type_study', 'false_positive_study']
+__all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling',
+           'event_ngrams', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'type_table',
+           'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'type_subsets', 'subset_run', 'subset_table',
+           'classifier_variants', 'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation',
+           'classifier_study', 'workflow_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -228,6 +224,8 @@ def typing_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', ru
     write_json(out/'typing_types.json', {**meta, 'rows': type_table(rows)})
     sweep, meta = over_runs(sweep_run, sets, seeds, runs_root=runs_root, log=log)
     write_json(out/'typing_sweep.json', {**meta, 'rows': sweep_table(sweep), 'runs': sweep})
+    subsets, meta = over_runs(subset_run, sets, seeds, runs_root=runs_root, log=log)
+    write_json(out/'typing_subsets.json', {**meta, 'rows': subset_table(subsets), 'runs': subsets})
     return summary
 
 # %% ../nbs/24_typing_bench.ipynb #d5e5087d
@@ -257,6 +255,36 @@ def sweep_table(rows:list[dict]) -> list[dict]:
     ok = out[out.k_ratio_max <= 2]                               # chosen on the unrounded figures
     out['chosen'] = out.index.isin(ok.groupby('setting', sort=False).fit_nmi.idxmax())
     return out[[*by, 'k_ratio_max', 'fit_nmi', 'nmi', 'chosen']].round(4).to_dict('records')
+
+# %% ../nbs/24_typing_bench.ipynb #6a4158f4
+def type_subsets(types, sizes=(2, 3), draws:int=3, seed:int=0) -> list[tuple]:
+    "`draws` random subsets of the true `types` of each size in `sizes` below their number, drawn with `seed`."
+    types, rng = sorted(map(str, types)), np.random.default_rng(seed)
+    return [tuple(sorted(rng.choice(types, m, replace=False))) for m in sizes if m < len(types) for _ in range(draws)]
+
+# %% ../nbs/24_typing_bench.ipynb #2f5298ad
+def subset_run(run, seed:int=0, sizes=(2, 3), draws:int=3) -> list[dict]:
+    "The presented typing refit on the labelled anomalies of random subsets of the true types: k against their number."
+    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F); rows = []
+    fit_m, test_m = anomaly_masks(run, df, 'labels'); types = df.type.astype(object)
+    for sub in type_subsets(types[fit_m].dropna().unique(), sizes=sizes, draws=draws, seed=seed):
+        inside = types.isin(sub).to_numpy(bool); f, t = fit_m & inside, test_m & inside
+        if f.sum() < 3 or not t.any(): continue                      # too few sessions to type
+        clu = typing_clusterer(TypingConfig(seed=seed)); clu.fit(F.loc[f, cols].reset_index(drop=True))
+        s = partition_scores(types[f].to_numpy(object), clu.labels_, tt=types[t].to_numpy(object),
+                             lab_test=clu.predict(F.loc[t, cols]), test_sessions=list(df.events[t]))
+        rows.append({'subset_size': len(sub), 'types': ' | '.join(sub), 'k_true': int(types[f].nunique()),
+                     **{c: s[c] for c in ('k', 'nmi', 'ari', 'macro_f1')}})
+    return rows
+
+def subset_table(rows:list[dict]) -> list[dict]:
+    "Per set and subset size: runs, mean k, largest k / true k, share of runs past twice the true k, mean NMI, ARI."
+    if not rows: return []
+    df = pd.DataFrame(rows).assign(k_ratio=lambda d: d.k / d.k_true, over=lambda d: d.k > 2 * d.k_true)
+    out = df.groupby(['set', 'subset_size'], sort=False).agg(
+        runs=('k', 'size'), k=('k', 'mean'), k_ratio_max=('k_ratio', 'max'), share_over_twice=('over', 'mean'),
+        nmi=('nmi', 'mean'), ari=('ari', 'mean'))
+    return out.round(4).reset_index().to_dict('records')
 
 # %% ../nbs/24_typing_bench.ipynb #1710bf4b
 def classifier_variants() -> dict[str, dict]:
@@ -350,89 +378,3 @@ def workflow_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', 
     out = g.mean().round(3).reset_index(); out.insert(1, 'seeds', g.size().to_numpy())
     res = {**meta, 'rows': out.astype(object).where(out.notna(), None).to_dict('records')}
     write_json(Path(out_dir)/'workflows.json', res); return res
-
-# %% ../nbs/24_typing_bench.ipynb #36db5795
-def _new_type_row(run, seed:int=0) -> list[dict]:
-    "Hold a type out of stage 03, label its held-out sessions as a new type, and measure the classifier on it."
-    dest, held = hold_out_type(run, seed)
-    cluster_anomalies(dest, seed=seed, baselines=False); _, before = train_classifier(dest, seed=seed)
-    df, _, _ = load_sessions(dest); h = df[df.split == 'heldout']; p = dest/'operator_labels.csv'
-    pd.DataFrame({'session_id': h.session_id, 'type': f'new: {held}'}).to_csv(p, index=False)
-    out = feedback(dest, labels=p); nt = out['new_type'][0]
-    return [{'held_out': held, 'labelled': len(h), 'accuracy': nt['accuracy'], 'test_sessions': nt['test_sessions'],
-             'macro_f1_true_before': before['test'].get('macro_f1_true'), 'macro_f1_true_after': out['macro_f1_true']}]
-
-def new_type_study(sets=('synthetic', 'synthetic-imbalanced', 'hdfs'), seeds=(0, 1, 2), out_dir='results',
-                   runs_root='runs/studies/typing', log=print) -> dict:
-    "Per set and seed: a held-out type promoted from operator labels, and how well the classifier then finds it."
-    rows, meta = over_runs(_new_type_row, sets, seeds, runs_root=runs_root, log=log)
-    res = {**meta, 'rows': [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
-    write_json(Path(out_dir)/'new_type.json', res); return res
-
-# %% ../nbs/24_typing_bench.ipynb #2f851069
-def _weight_update_curve(run:Path, df:pd.DataFrame, given, epochs:int=3, seed:int=0) -> pd.DataFrame:
-    "Per epoch of training the base model on the `given` sessions' pairs (training pairs replayed): the figures."
-    model = DeepLog.load(run/'models'/'base_model.pt'); g = df.session_id.isin(given).to_numpy()
-    s, y = df.split.to_numpy(), df.label.to_numpy(); n, a = (y == 0), (y == 1)
-    def figures():                                      # a constant val_loss: every epoch runs, none stops early
-        p = model.predict(df.events).astype(bool)
-        return {'fit_fp': int((p & (s == 'fit') & n & ~g).sum()), 'fit_recall': p[(s == 'fit') & a].mean(),
-                'fp': int((p & (s == 'test') & n).sum()), 'recall': p[(s == 'test') & a].mean(), 'val_loss': 0.0}
-    rows = [{'epoch': 0, **figures()}]
-    if g.any():                                                      # nothing marked: the model as it is
-        (Wg, Tg, Cg), (Wr, Tr, Cr) = model._pairs(df.events[g]), model._pairs(df.events[s == 'train'])
-        W, T, C = torch.cat([Wg, Wr]), torch.cat([Tg, Tr]), torch.cat([Cg * Cr.sum() / Cg.sum(), Cr])
-        gen = torch.Generator().manual_seed(seed)
-        rows += train_loop(model.net_, lambda: model._steps(W, T, C, gen=gen), figures, max_epochs=epochs,
-                           patience=epochs, lr=model.lr)[0]
-    return pd.DataFrame(rows).rename(columns={'epoch': 'epochs'}).drop(columns=['val_loss', 'seconds'], errors='ignore')
-
-# %% ../nbs/24_typing_bench.ipynb #113f3570
-FP_BUDGETS = (0.0, 0.005, 0.01)
-
-def _key_bound(run:Path, df:pd.DataFrame, given) -> tuple[int, float|None]:
-    "Test false positives and recall if every key flagged in the `given` sessions were exempted everywhere: a bound."
-    model, sc = DeepLog.load(run/'models'/'base_model.pt'), EventScores.load(run/'scores'/'event_scores.npz')
-    fe, so = model.flag_events(sc), sc.session_of_event(); mine = np.flatnonzero(df.session_id.isin(given))
-    marked = np.unique(sc.target[fe & ~sc.unseen & np.isin(so, mine)])         # never the unseen-key id
-    left = np.bincount(so[fe & ~np.isin(sc.target, marked)], minlength=len(df)) > 0
-    t, y = (df.split == 'test').to_numpy(), df.label.to_numpy()
-    return int((left & t & (y == 0)).sum()), float(left[t & (y == 1)].mean()) if (t & (y == 1)).any() else None
-
-def _update_choice(curve:pd.DataFrame, budget:float) -> dict:
-    "The epoch of `curve` with the fewest fit false positives among those losing at most `budget` of fit recall."
-    loss = (curve.fit_recall[0] - curve.fit_recall).fillna(0.0)         # no anomalous fit session: no loss to bound
-    ok = curve[loss <= budget + 1e-12]; r = ok.loc[ok.fit_fp.idxmin()]
-    return {'fp_after_update': int(r.fp), 'recall_after_update': float(r.recall), 'update_epochs': int(r.epochs)}
-
-def _false_positive_rows(run, seed:int=0) -> list[dict]:
-    "Half of the fit split's false positives marked normal, on a copy of `run`, at each of `FP_BUDGETS`."
-    run = Path(run); df, _, _ = load_sessions(run)
-    flagged = key_model_flags(run)
-    fp = df.session_id[(df.split == 'fit').to_numpy() & (df.label == 0).to_numpy() & (flagged == 1)].to_numpy()
-    given = fp[np.random.default_rng(seed).permutation(len(fp))[:len(fp) // 2]]; rows = []
-    bound, bound_recall = _key_bound(run, df, given); curve = _weight_update_curve(run, df, given, seed=seed)
-    keep = lambda d, names: [n for n in names if n not in ('data', 'models', 'scores', 'metrics.json')]
-    for budget in FP_BUDGETS:
-        dest = run.with_name(run.name + '-fp'); shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(run, dest, ignore=lambda d, names: keep(d, names) if Path(d) == run else [])
-        p = dest/'false_positives.csv'; pd.DataFrame({'session_id': given}).to_csv(p, index=False)
-        out = false_positive_feedback(dest, p, budget)
-        rows.append({'max_recall_loss': budget, 'fit_fp': len(fp), 'given': len(given),
-                     **{k: out[k] for k in ('rules', 'fp_before', 'fp_after', 'recall_before', 'recall_after')},
-                     'fp_after_keys': bound, 'recall_after_keys': bound_recall, **_update_choice(curve, budget)})
-        shutil.rmtree(dest)
-    return rows
-
-def false_positive_study(sets=tuple(TYPING_SETS), seeds=(0, 1, 2), out_dir='results', runs_root='runs/studies/typing',
-                         log=print) -> dict:
-    "Per set and recall budget: false-positive feedback's test figures, the means over `seeds`."
-    rows, meta = over_runs(_false_positive_rows, sets, seeds, runs_root=runs_root, log=log)
-    df = pd.DataFrame(rows); df['recall_loss'] = df.recall_before - df.recall_after
-    df['halved'] = (df.fp_after <= df.fp_before / 2) & (df.recall_loss <= 0.01)
-    df['halvable'] = df.fp_after_keys <= df.fp_before / 2
-    g = df.drop(columns='seed').groupby(['set', 'max_recall_loss'], sort=False)
-    out = g.mean().round(4).reset_index(); out.insert(2, 'seeds', g.size().to_numpy())
-    res = {**meta, 'rows': out.astype(object).where(out.notna(), None).to_dict('records'),
-           'runs': df.astype(object).where(df.notna(), None).to_dict('records')}
-    write_json(Path(out_dir)/'false_positives.json', res); return res

@@ -96,7 +96,7 @@ def test_false_positives_refuse_test_sessions_and_mixed_steps(run, tmp_path):
 def test_default_recall_budget_is_the_largest_studied_within_the_recall_line():
     "README's claim about --max-recall-loss, read off results/false_positives.json."
     from deeplog_mc.cli import build_parser
-    from deeplog_mc.typing_bench import FP_BUDGETS
+    from deeplog_mc.feedback_bench import FP_BUDGETS
     res = json.loads((Path(__file__).parents[1]/'results'/'false_positives.json').read_text())
     runs = pd.DataFrame(res['runs'])
     assert sorted(runs.max_recall_loss.unique()) == sorted(FP_BUDGETS) and runs.set.nunique() >= 4
