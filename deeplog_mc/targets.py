@@ -37,7 +37,8 @@ class Target:
     def check(self, rows:pd.DataFrame, typing:pd.DataFrame|None=None) -> dict:
         "The figure read from `rows`, the bound, whether the figure meets it, and its ceiling read from `typing`."
         v = float(self.figure(rows)); ok = v >= self.bound if self.at_least else v <= self.bound
-        c = float(self.ceiling(typing)) if self.ceiling is not None and typing is not None else np.nan
+        try: c = float(self.ceiling(typing)) if self.ceiling is not None and typing is not None else np.nan
+        except (KeyError, AttributeError, ValueError): c = np.nan          # the typing study lacks those rows
         return self._row(v, 'yes' if ok else 'no', c if np.isfinite(c) else None)      # NaN: no ceiling rows
     def unmeasured(self) -> dict:
         "Its row when its study has not measured it."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_typing_bench.ipynb #7d696b13
 from __future__ import annotations
-import copy, dataclasses, shutil, time
+import copy, dataclasses, math, shutil, time
 from pathlib import Path
 
 import numpy as np
@@ -258,9 +258,15 @@ def sweep_table(rows:list[dict]) -> list[dict]:
 
 # %% ../nbs/24_typing_bench.ipynb #6a4158f4
 def type_subsets(types, sizes=(2, 3), draws:int=3, seed:int=0) -> list[tuple]:
-    "`draws` random subsets of the true `types` of each size in `sizes` below their number, drawn with `seed`."
-    types, rng = sorted(map(str, types)), np.random.default_rng(seed)
-    return [tuple(sorted(rng.choice(types, m, replace=False))) for m in sizes if m < len(types) for _ in range(draws)]
+    "Up to `draws` distinct random subsets of the true `types` of each size in `sizes` below their number (`seed`)."
+    types, rng, out = sorted(types, key=str), np.random.default_rng(seed), []
+    for m in (m for m in sizes if m < len(types)):
+        seen = []
+        while len(seen) < min(draws, math.comb(len(types), m)):     # rejection: never lists every combination
+            s = tuple(sorted(rng.choice(len(types), m, replace=False)))
+            if s not in seen: seen.append(s)
+        out += [tuple(types[i] for i in s) for s in seen]
+    return out
 
 # %% ../nbs/24_typing_bench.ipynb #2f5298ad
 def subset_run(run, seed:int=0, sizes=(2, 3), draws:int=3) -> list[dict]:
@@ -273,7 +279,7 @@ def subset_run(run, seed:int=0, sizes=(2, 3), draws:int=3) -> list[dict]:
         clu = typing_clusterer(TypingConfig(seed=seed)); clu.fit(F.loc[f, cols].reset_index(drop=True))
         s = partition_scores(types[f].to_numpy(object), clu.labels_, tt=types[t].to_numpy(object),
                              lab_test=clu.predict(F.loc[t, cols]), test_sessions=list(df.events[t]))
-        rows.append({'subset_size': len(sub), 'types': ' | '.join(sub), 'k_true': int(types[f].nunique()),
+        rows.append({'subset_size': len(sub), 'types': ' | '.join(map(str, sub)), 'k_true': int(types[f].nunique()),
                      **{c: s[c] for c in ('k', 'nmi', 'ari', 'macro_f1')}})
     return rows
 
