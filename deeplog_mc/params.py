@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 from fastcore.basics import patch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from scipy import stats
 from sklearn.utils.validation import check_is_fitted
 
@@ -47,9 +47,10 @@ class ValueLSTM(nn.Module):
 class ParameterModel(BaseEstimator):
     "DeepLog's parameter-value and timing model: one key-conditioned LSTM over every key's values and time deltas."
     def __init__(self, emb_dim:int=16, hidden:int=32, max_epochs:int=30, patience:int=3, lr:float=3e-3,
-                 batch_size:int=128, fpr:float=0.01, random_state:int=0):
+                 batch_size:int=128, fpr:float=0.01, calib_folds:int=2, random_state:int=0):
         self.emb_dim, self.hidden, self.max_epochs, self.patience = emb_dim, hidden, max_epochs, patience
         self.lr, self.batch_size, self.fpr, self.random_state = lr, batch_size, fpr, random_state
+        self.calib_folds = calib_folds   # folds of `train` whose out-of-fold errors also calibrate (0 or 1: none)
 
 # %% ../nbs/30_params.ipynb #94fa3b01
 def _raw(values:EventValues) -> np.ndarray:
@@ -137,8 +138,23 @@ def fit(self:ParameterModel, sessions, values:EventValues, val_sessions, val_val
     parts = [(vk, self._errors(vk, vZ, voff), voff)]
     if calib_sessions is not None and len(calib_sessions):
         ck, cZ, coff = self._prepare(calib_sessions, calib_values); parts.append((ck, self._errors(ck, cZ, coff), coff))
+    parts += self._out_of_fold(list(sessions), values, val_sessions=val_sessions, val_values=val_values)
     off = np.concatenate([[0], np.cumsum(np.concatenate([np.diff(o) for *_, o in parts]))])
     self._calibrate(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), off); return self
+
+# %% ../nbs/30_params.ipynb #e0ba6b72
+@patch
+def _out_of_fold(self:ParameterModel, sessions:list, values:EventValues, val_sessions, val_values) -> list:
+    "(key indices, errors, offsets) of each fold of the training `sessions`, scored by a model trained on the others."
+    if self.calib_folds < 2 or len(sessions) < 2 * self.calib_folds: return []
+    fold = np.random.default_rng(self.random_state).permutation(len(sessions)) % self.calib_folds; out = []
+    sub = lambda m: ([sessions[i] for i in np.flatnonzero(m)], values.select(values.session_id[m]))
+    for f in range(self.calib_folds):
+        s_in, v_in = sub(fold != f)
+        h = clone(self).set_params(calib_folds=0).fit(s_in, v_in, val_sessions=val_sessions, val_values=val_values)
+        s, v = sub(fold == f); k, Z, off = h._prepare(s, v)
+        out.append((self._key_index(s), h._errors(k, Z, off), off))     # keys in this model's numbering
+    return out
 
 # %% ../nbs/30_params.ipynb #e43878a0
 def fpr_threshold(scores:np.ndarray, fpr:float, confidence:float=0.95) -> float:
