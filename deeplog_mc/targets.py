@@ -105,12 +105,12 @@ TARGETS = (
 # %% ../nbs/31_targets.ipynb #11773d1f
 def write_targets(results_dir='results') -> dict:
     "Every target read from the study JSONs in `results_dir`, written to `targets.json` there."
+    found = {s: read_json(Path(results_dir)/f'{s}.json') for s in {t.source for t in TARGETS} | {'typing'}}
+    table = {s: None if r is None else pd.DataFrame(r.get('rows', [])) for s, r in found.items()}   # each read once
     rows, missing = [], set()
-    typ = read_json(Path(results_dir)/'typing.json'); typ = None if typ is None else pd.DataFrame(typ.get('rows', []))
     for t in TARGETS:
-        res = read_json(Path(results_dir)/f'{t.source}.json')
-        if res is None: missing.add(t.source); rows.append(t.unmeasured()); continue
-        try: rows.append(t.check(pd.DataFrame(res.get('rows', [])), typing=typ))
+        if table[t.source] is None: missing.add(t.source); rows.append(t.unmeasured()); continue
+        try: rows.append(t.check(table[t.source], typing=table['typing']))
         except (KeyError, IndexError, AttributeError, ValueError): rows.append(t.unmeasured())   # not in that study
     out = {'study': 'targets', 'rows': rows, 'missing': sorted(missing)}
     write_json(Path(results_dir)/'targets.json', out); return out

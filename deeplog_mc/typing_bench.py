@@ -26,10 +26,10 @@ from .stages import (anomaly_masks, classifier_task, cluster_anomalies, extract_
 
 # %% auto #0
 __all__ = ['TYPING_SETS', 'SUMMARY_METHODS', 'TYPING_SWEEP', 'prepare_typing_run', 'partition_scores', 'supervised_ceiling',
-           'event_ngrams', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize', 'type_table',
-           'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'type_subsets', 'subset_run', 'subset_table',
-           'classifier_variants', 'hold_out_type', 'open_set_figures', 'classifier_bench_run', 'classifier_ablation',
-           'classifier_study', 'workflow_study']
+           'typed_scores', 'event_ngrams', 'typing_variants', 'bench_run', 'over_runs', 'change_table', 'summarize',
+           'type_table', 'ablation', 'typing_study', 'sweep_run', 'sweep_table', 'type_subsets', 'subset_run',
+           'subset_table', 'classifier_variants', 'hold_out_type', 'open_set_figures', 'classifier_bench_run',
+           'classifier_ablation', 'classifier_study', 'workflow_study']
 
 # %% ../nbs/24_typing_bench.ipynb #82cd4756
 _SYN = {k: PRESETS['full'][k] for k in ('n_train', 'n_test_normal', 'n_per_type')}
@@ -97,6 +97,15 @@ def supervised_ceiling(X, types, seed:int=0) -> dict:
     return {'k': int(len(set(types))), 'nmi': skm.normalized_mutual_info_score(types, pred),
             'macro_f1': float(skm.f1_score(types, pred, average='macro', zero_division=0))}
 
+# %% ../nbs/24_typing_bench.ipynb #e4afd541
+def typed_scores(F:pd.DataFrame, df:pd.DataFrame, masks, config:TypingConfig, by_type:bool=False) -> tuple:
+    "Typing clusterer `config` fitted on the fit rows of `masks` (fit, test) of `F`; its test `partition_scores`."
+    (f, t), cols = masks, feature_columns(F)
+    clu = typing_clusterer(config); clu.fit(F.loc[f, cols].reset_index(drop=True))
+    s = partition_scores(df.type[f].to_numpy(object), clu.labels_, tt=df.type[t].to_numpy(object),
+                         lab_test=clu.predict(F.loc[t, cols]), test_sessions=list(df.events[t]), by_type=by_type)
+    return clu, s
+
 # %% ../nbs/24_typing_bench.ipynb #caf80867
 def event_ngrams(sessions, n:int=3, min_sessions:int=2) -> np.ndarray:
     "Per session, the count of every run of 1 to `n` consecutive keys that occurs in at least `min_sessions` sessions."
@@ -141,11 +150,8 @@ def bench_run(run, seed:int=0, modes=('labels', 'detected'), variants:dict|None=
         if fit_m.sum() < 3 or not pd.notna(tt).any(): continue
         for name, ov in (variants if variants is not None else typing_variants()).items():
             if mode != 'labels' and name != 'presented': continue          # ablations in labels mode only
-            clu = typing_clusterer(dataclasses.replace(TypingConfig(seed=seed), **ov))
-            clu.fit(F.loc[fit_m, cols].reset_index(drop=True))
-            lab_test = clu.predict(F.loc[test_m, cols])
-            scores = partition_scores(tf, clu.labels_, tt=tt, lab_test=lab_test, test_sessions=S,
-                                      by_type=name == 'presented')
+            _, scores = typed_scores(F, df, (fit_m, test_m), config=dataclasses.replace(TypingConfig(seed=seed), **ov),
+                                     by_type=name == 'presented')
             rows.append({**base, 'method': name, 'level': 'types', **scores})
         if not baselines or mode != 'labels': continue
         for name, (Xf, Xt, clu) in _baselines(run, df, fit_m=fit_m, test_m=test_m, seed=seed).items():
@@ -233,14 +239,11 @@ TYPING_SWEEP = {'retain': (0.6, 0.65, 0.7, 0.75, 0.8), 'n_fine': (15, 20, 25, 35
 
 def sweep_run(run, seed:int=0, sweep:dict|None=None) -> list[dict]:
     "Per value of each swept stage-03 setting (the others at their defaults): k, and NMI on fit and on test."
-    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F); rows = []
+    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); rows = []
     fit_m, test_m = anomaly_masks(run, df, 'labels'); tf = df.type[fit_m].to_numpy(object); mf = pd.notna(tf)
-    tt, S = df.type[test_m].to_numpy(object), list(df.events[test_m])
     for setting, values in (sweep or TYPING_SWEEP).items():
         for v in values:
-            clu = typing_clusterer(TypingConfig(seed=seed, **{setting: v}))
-            clu.fit(F.loc[fit_m, cols].reset_index(drop=True)); lt = clu.predict(F.loc[test_m, cols])
-            s = partition_scores(tf, clu.labels_, tt=tt, lab_test=lt, test_sessions=S)
+            clu, s = typed_scores(F, df, (fit_m, test_m), config=TypingConfig(seed=seed, **{setting: v}))
             rows.append({'setting': setting, 'value': v, 'k': s['k'], 'k_true': int(pd.Series(tf[mf]).nunique()),
                          'fit_nmi': skm.normalized_mutual_info_score(tf[mf].astype(str), clu.labels_[mf]),
                          'nmi': s['nmi']})
@@ -271,14 +274,12 @@ def type_subsets(types, sizes=(2, 3), draws:int=3, seed:int=0) -> list[tuple]:
 # %% ../nbs/24_typing_bench.ipynb #2f5298ad
 def subset_run(run, seed:int=0, sizes=(2, 3), draws:int=3) -> list[dict]:
     "The presented typing refit on the labelled anomalies of random subsets of the true types: k against their number."
-    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); cols = feature_columns(F); rows = []
+    run = Path(run); df, _, _ = load_sessions(run); F = load_features(run); rows = []
     fit_m, test_m = anomaly_masks(run, df, 'labels'); types = df.type.astype(object)
     for sub in type_subsets(types[fit_m].dropna().unique(), sizes=sizes, draws=draws, seed=seed):
         inside = types.isin(sub).to_numpy(bool); f, t = fit_m & inside, test_m & inside
         if f.sum() < 3 or not t.any(): continue                      # too few sessions to type
-        clu = typing_clusterer(TypingConfig(seed=seed)); clu.fit(F.loc[f, cols].reset_index(drop=True))
-        s = partition_scores(types[f].to_numpy(object), clu.labels_, tt=types[t].to_numpy(object),
-                             lab_test=clu.predict(F.loc[t, cols]), test_sessions=list(df.events[t]))
+        _, s = typed_scores(F, df, (f, t), config=TypingConfig(seed=seed))
         rows.append({'subset_size': len(sub), 'types': ' | '.join(map(str, sub)), 'k_true': int(types[f].nunique()),
                      **{c: s[c] for c in ('k', 'nmi', 'ari', 'macro_f1')}})
     return rows
