@@ -92,13 +92,14 @@ def _fit_method(X, k, method, seed):
     if method == 'gmm':
         return GaussianMixture(k, covariance_type='diag', random_state=seed, reg_covar=1e-4).fit(X).predict(X)
     if method == 'agglomerative': return AgglomerativeClustering(k, linkage='ward').fit_predict(X)
-    if method == 'hdbscan': return HDBSCAN(min_cluster_size=max(5, len(X) // 200), copy=True).fit_predict(X)
+    if method == 'hdbscan':                                  # at least 2, at most every row (then min_samples too)
+        return HDBSCAN(min_cluster_size=max(2, min(max(5, len(X) // 200), len(X))), copy=True).fit_predict(X)
     raise ValueError(f"method must be kmeans, gmm, agglomerative or hdbscan, got {method!r}")
 
 def select_k(X:np.ndarray, k_min:int=2, k_max:int=20, criterion:str='silhouette', tolerance:float=0.95,
              method:str='kmeans', seed:int=0, sample:int=3000) -> tuple[int, pd.DataFrame]:
     "Choose the number of clusters on `X` alone; returns (k, a table of the criterion per k)."
-    k_max = min(k_max, len(np.unique(X, axis=0)) - 1)
+    k_max = min(k_max, len(np.unique(X, axis=0)), len(X) - 1)     # a silhouette needs a cluster of 2+ rows
     if k_max < k_min: return max(1, k_max), pd.DataFrame(columns=['k', 'score'])
     rng = np.random.default_rng(seed); idx = rng.choice(len(X), min(sample, len(X)), replace=False); rows = []
     for kk in range(k_min, k_max + 1):

@@ -21,7 +21,7 @@ from .specs import (BUILTIN_SPECS, assign_pools, check_grouping, labels_table, l
 
 # %% auto #0
 __all__ = ['DATASETS', 'SYNTHETIC_RAW_SPEC', 'load_hdfs', 'load_hdfs_2pct', 'write_synthetic_log', 'load_dataset',
-           'assign_splits', 'data_summary']
+           'assign_splits', 'data_summary', 'parsing_summary', 'data_notes']
 
 # %% ../nbs/06_datasets.ipynb #41cbbcec
 def load_hdfs(root:str|os.PathLike|None=None) -> Dataset:
@@ -112,9 +112,10 @@ def load_dataset(name:str='synthetic', root:str|os.PathLike|None=None, seed:int=
 # %% ../nbs/06_datasets.ipynb #cdf85b7e
 def _strat_cut(keys:pd.Series, frac:float, rng) -> np.ndarray:
     "Boolean mask choosing about `frac` of each stratum of `keys`."
-    mask = np.zeros(len(keys), bool); pos = np.arange(len(keys))
-    for _, idx in sorted(pd.Series(pos).groupby(keys.to_numpy(), sort=True).groups.items()):
-        idx = rng.permutation(np.asarray(idx)); k = int(round(len(idx)*frac))
+    mask, pos = np.zeros(len(keys), bool), np.arange(len(keys))
+    groups = [np.asarray(idx) for _, idx in sorted(pd.Series(pos).groupby(keys.to_numpy(), sort=True).groups.items())]
+    for idx in [g for g in groups if len(g) >= 2] + [np.concatenate([g for g in groups if len(g) == 1] or [pos[:0]])]:
+        idx = rng.permutation(idx); k = int(round(len(idx)*frac))
         if len(idx) >= 2: k = min(max(k, 1), len(idx)-1)
         mask[idx[:k]] = True
     return mask
@@ -162,3 +163,31 @@ def data_summary(df:pd.DataFrame) -> dict:
             'anomalous': int(len(an)), 'typed': int(an.type.notna().sum()), 'n_types': int(an.type.nunique()),
             'types': {str(k): int(v) for k, v in an.type.value_counts().sort_index().items()},
             'length': {q: float(df.events.map(len).quantile(x)) for q, x in (('min', 0), ('median', .5), ('max', 1))}}
+
+# %% ../nbs/06_datasets.ipynb #b8e1c8d1
+def parsing_summary(ds) -> dict:
+    "What parsing a raw-log data set `ds` found, for `metrics.json` (`ds.report` and its templates)."
+    rep = ds.report
+    out = {'lines': rep.get('lines'), 'seconds': rep.get('parse_seconds'),
+           'malformed': sum(s['malformed'] for s in rep.get('sources', [])),
+           'malformed_examples': [e for s in rep.get('sources', []) for e in s['malformed_examples']][:5],
+           'templates': len(ds.templates), 'sessions': rep.get('sessions'), 'values': rep.get('values')}
+    if 'grouping' in rep:
+        out.update(grouping_accuracy=rep['grouping']['grouping_accuracy'], grouping_check=rep['grouping'])
+    return out
+
+# %% ../nbs/06_datasets.ipynb #6c47586c
+def data_notes(report:dict) -> list[str]:
+    "Sentences on what loading a described data set left out or could not match (its `report`); [] when nothing."
+    s, notes = report.get('sessions') or {}, []
+    if s.get('lines_without_id'):
+        notes.append(f"{s['lines_without_id']} of {report.get('lines')} lines carry no session id and were left out")
+    if report.get('labels_unmatched'):
+        notes.append(f"{report['labels_unmatched']} ids of the labels file match no session")
+    if report.get('sessions_without_label'):
+        notes.append(f"{report['sessions_without_label']} sessions have no row in the labels file and were left out, "
+                     f"e.g. {report['sessions_without_label_examples'][0]!r}")
+    if report.get('types_on_normal_sessions'):
+        notes.append(f"{report['types_on_normal_sessions']} sessions given a type are labelled normal: "
+                     "their types were dropped (a types file names anomalous sessions; are their labels given?)")
+    return notes

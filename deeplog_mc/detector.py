@@ -121,6 +121,7 @@ def choose_threshold_val(normal_scores:np.ndarray, max_fpr:float=0.0) -> float:
 def choose_threshold_fit(scores:np.ndarray, labels:np.ndarray, real_ratio=None) -> tuple[float, float]:
     "The threshold (anomalous iff score > t) with the best F1 on labelled sessions; returns (t, F1)."
     s, y = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    if not y.any(): raise ValueError(f'choosing on labels needs anomalous sessions among them, got {len(y)} normal')
     cand = np.unique(s[np.isfinite(s)])
     cand = np.concatenate([[-np.inf], cand])              # t = -inf flags everything
     order = np.sort(s[y]); norm = np.sort(s[~y])
@@ -156,6 +157,10 @@ class DeepLog(BaseEstimator):
 def _check_params(self:DeepLog):
     "Raise ValueError for an invalid parameter."
     if self.rule not in RULES: raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
+    for name in ('window', 'layers', 'hidden', 'emb_dim', 'batch_size', 'max_epochs'):
+        v = getattr(self, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f'{name} must be a whole number of at least 1, got {getattr(self, name)!r}')
 
 # %% ../nbs/10_detector.ipynb #3c4b404d
 @patch

@@ -107,8 +107,9 @@ def headline(metrics:dict) -> dict:
     h = {}
     if d := metrics.get('data'):
         h['data'] = {k: d.get(k) for k in ('dataset', 'sessions', 'sources', 'anomalous', 'typed', 'n_types')}
+        if d.get('notes'): h['data']['notes'] = d['notes']
     if det := metrics.get('detection'):
-        keys = ('rule', 'param', 'selection', 'test', 'test_real_ratio')
+        keys = ('rule', 'param', 'selection', 'selection_note', 'test', 'test_real_ratio')
         h['detection'] = {k: det[k] for k in keys if det.get(k) is not None}
     if t := metrics.get('typing'):
         h['typing'] = {'k': t.get('k'), **({'skipped': t['skipped']} if t.get('skipped') else {'test': t.get('test')})}

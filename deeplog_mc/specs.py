@@ -75,6 +75,15 @@ def _label_values(t:pd.DataFrame, lab:dict, p:Path) -> np.ndarray:
                         line=i + 2, got=t[lab['label']].iloc[i])
     return v.isin(anomalous).to_numpy().astype(np.int8)
 
+# %% ../nbs/05_specs.ipynb #9700e550
+def _one_row_per_id(out:pd.DataFrame, p:Path) -> pd.DataFrame:
+    "`out` (rows in file order) without repeated rows; a DataError at the first id that has two different ones."
+    d = out.drop_duplicates(); again = d.session_id.duplicated().to_numpy()
+    if again.any():
+        i = int(d.index[again][0])
+        raise DataError(p, 'one row per session id', line=i + 2, got=f'{out.session_id[i]!r} again, with other values')
+    return d.reset_index(drop=True)
+
 # %% ../nbs/05_specs.ipynb #f68287ae
 def labels_table(spec:dict, root, where:str) -> pd.DataFrame|None:
     "The labels file of `spec` as a table of session_id, label and/or type; None without one."
@@ -90,7 +99,7 @@ def labels_table(spec:dict, root, where:str) -> pd.DataFrame|None:
     out = pd.DataFrame({'session_id': t[lab.get('id', 'session_id')].astype(str)})
     if lab.get('label'): out['label'] = _label_values(t, lab, p)
     if lab.get('type'): out['type'] = t[lab['type']].astype(str).replace('', None)
-    return out
+    return _one_row_per_id(out, p)
 
 # %% ../nbs/05_specs.ipynb #ef2a7b4f
 def types_table(spec:dict, root, where:str) -> pd.DataFrame|None:
@@ -102,7 +111,9 @@ def types_table(spec:dict, root, where:str) -> pd.DataFrame|None:
     if not p.is_file(): raise DataError(p, 'the types file named by the data set', got='no such file')
     id_col, type_col = ty.get('id', 'session_id'), ty.get('type', 'type')
     t = pd.read_csv(p, dtype=str, keep_default_na=False, usecols=lambda c: c in (id_col, type_col))
-    return pd.DataFrame({'session_id': t[id_col], 'type': t[type_col].replace('', None)})
+    for c in (id_col, type_col):
+        if c not in t.columns: raise DataError(p, f'a {c!r} column', line=1)
+    return _one_row_per_id(pd.DataFrame({'session_id': t[id_col], 'type': t[type_col].replace('', None)}), p)
 
 # %% ../nbs/05_specs.ipynb #fc661a5a
 def _join_labels_file(df:pd.DataFrame, lt:pd.DataFrame, report:dict) -> pd.DataFrame:
@@ -127,6 +138,7 @@ def _join_label_tables(df:pd.DataFrame, spec:dict, root, where:str, report:dict)
     if tt is not None:
         idx = pd.Index(df.session_id).get_indexer(tt.session_id); ok = (idx >= 0)
         df.loc[df.index[idx[ok]], 'type'] = tt.type.to_numpy()[ok]
+    report['types_on_normal_sessions'] = int(((df.label == 0) & df.type.notna()).sum())   # said, then dropped
     df.loc[df.label == 0, 'type'] = None
     return df
 
@@ -156,7 +168,7 @@ def _read_source(spec:dict, i:int, s:dict, root, where:str, report:dict, log=Non
         raise DataError(f'{where}: sources[{i}]', 'format raw, structured, table, sessions or sessions_csv', got=fmt)
     lines, rep = read_log_lines(p, fmt, log_format=spec.get('log_format'),
                                 content=s.get('content', spec.get('content', 'Content')))
-    lines['_role'] = role; report['sources'].append(rep)
+    lines['_role'] = role; report['sources'].append({**rep, 'format': fmt})
     if log and rep['malformed']:
         log(f"{p}: {rep['malformed']} of {rep['lines']} lines do not fit the format, "
             f"e.g. line {rep['malformed_examples'][0]['line']}")
@@ -218,7 +230,8 @@ def _drain_keys(spec:dict, lines:pd.DataFrame, where:str, parser:LogParser|None)
 def _parse_lines(spec:dict, lines:pd.DataFrame, where:str, report:dict, parser:LogParser|None=None):
     "Keys, templates and parser (None for structured lines) of the lines; the parse time goes to `report`."
     t0 = time.perf_counter()
-    if all(r['path'].endswith('_structured.csv') for r in report['sources']) and 'EventId' in lines:
+    if all(r.get('format') == 'structured' or r['path'].endswith('_structured.csv') for r in report['sources']) \
+            and 'EventId' in lines:
         keys, templates = _structured_keys(lines)
     else: keys, templates, parser = _drain_keys(spec, lines, where=where, parser=parser)
     report['parse_seconds'] = time.perf_counter() - t0; report['lines'] = int(len(lines))

@@ -13,7 +13,7 @@ import pandas as pd
 from .core import DataError, atomic_write, read_json, write_parquet
 from .config import ClassifierConfig, DataConfig, DetectorConfig, FeatureConfig, TypingConfig
 from .sessions import Vocab, flatten, event_count_matrix
-from .datasets import assign_splits, data_summary, load_dataset
+from .datasets import assign_splits, data_notes, data_summary, load_dataset, parsing_summary
 from .specs import log_sources
 from .run import (ensure_run_dir, feature_columns, load_cluster_labels, load_features, load_sessions,
                             typing_skipped,
@@ -44,17 +44,6 @@ def stage_config(cls, config=None, **overrides):
 # %% ../nbs/17_stages.ipynb #d90c5014
 SYNTHETIC_FIELDS = ('n_train', 'n_test_normal', 'n_per_type', 'mix', 'noise')
 
-def _parsing_metrics(ds) -> dict:
-    "What parsing raw logs found, for metrics.json."
-    rep = ds.report
-    out = {'lines': rep.get('lines'), 'seconds': rep.get('parse_seconds'),
-           'malformed': sum(s['malformed'] for s in rep.get('sources', [])),
-           'malformed_examples': [e for s in rep.get('sources', []) for e in s['malformed_examples']][:5],
-           'templates': len(ds.templates), 'sessions': rep.get('sessions'), 'values': rep.get('values')}
-    if 'grouping' in rep:
-        out.update(grouping_accuracy=rep['grouping']['grouping_accuracy'], grouping_check=rep['grouping'])
-    return out
-
 # %% ../nbs/17_stages.ipynb #19fe70d4
 def prepare_data(run_dir=None, config:DataConfig|None=None, **overrides) -> tuple[pd.DataFrame, Vocab]:
     "Stage 00: load the data set, split it, build the vocabulary; write `data/` and metrics."
@@ -71,10 +60,11 @@ def prepare_data(run_dir=None, config:DataConfig|None=None, **overrides) -> tupl
         if keep is None: (run/'data'/name).unlink(missing_ok=True)
     if ds.values is not None: ds.values.save(run/'data'/'event_values.npz')
     if ds.lines is not None: write_parquet(ds.lines, run/'data'/'event_lines.parquet')
-    if ds.report: update_metrics(run, 'parsing', _parsing_metrics(ds))
+    if ds.report: update_metrics(run, 'parsing', parsing_summary(ds))
     from deeplog_mc.core import write_json
     write_json(run/'data'/'meta.json', {'dataset': ds.name, **ds.meta})
-    update_metrics(run, 'data', {'dataset': ds.name, **data_summary(df), 'vocab_keys': len(vocab.keys)})
+    update_metrics(run, 'data', {'dataset': ds.name, **data_summary(df), 'vocab_keys': len(vocab.keys),
+                                 'notes': data_notes(ds.report or {})})
     return df, vocab
 
 # %% ../nbs/17_stages.ipynb #dac962a7
@@ -87,7 +77,7 @@ def _detection_eval(model, scores, y, rule, param, real_ratio) -> dict:
 def _select_rule(model, sc, y_fit, y_test, cfg, ratio, real_ratio) -> dict:
     "For each selection mode, the chosen rule's calibration and test figures, and every rule's candidate."
     modes = {}
-    for mode in ('val', 'fit'):
+    for mode in ('val', 'fit') if len(np.unique(y_fit)) == 2 else ('val',):   # fit: labelled sessions of both kinds
         choices = {}
         for r in RULES:
             m2 = copy.copy(model)                                # shares the network; its own decision
@@ -137,12 +127,16 @@ def train_base_model(run_dir, config:DetectorConfig|None=None, verbose:bool=Fals
     y_fit, y_test = part['fit'].label.to_numpy(), part['test'].label.to_numpy()
     ratio = real_ratio or [int((y_fit == 0).sum()), int((y_fit == 1).sum())]
     modes = _select_rule(model, sc, y_fit=y_fit, y_test=y_test, cfg=cfg, ratio=ratio, real_ratio=real_ratio)
-    keep = modes[cfg.selection]
-    model.calibrate(keep['rule'], cfg.selection, val_scores=sc['val'], fit_scores=sc['fit'], fit_labels=y_fit,
+    selection = cfg.selection if cfg.selection in modes else 'val'
+    note = (f'fit holds {int((y_fit == 0).sum())} normal and {int((y_fit == 1).sum())} anomalous sessions: '
+            'the rule is chosen on val') if selection != cfg.selection else None
+    keep = modes[selection]
+    model.calibrate(keep['rule'], selection, val_scores=sc['val'], fit_scores=sc['fit'], fit_labels=y_fit,
                     real_ratio=ratio, max_fpr=cfg.val_fpr)
-    metrics = {'rule': keep['rule'], 'param': keep['param'], 'selection': cfg.selection, 'test': keep['test'],
+    metrics = {'rule': keep['rule'], 'param': keep['param'], 'selection': selection, 'selection_note': note,
+               'test': keep['test'],
                **({'test_real_ratio': keep['test_real_ratio']} if 'test_real_ratio' in keep else {}),
-               'val_mode': modes['val'], 'fit_mode': modes['fit'],
+               'val_mode': modes['val'], 'fit_mode': modes.get('fit'),
                'paper_topg_g9': _detection_eval(model, sc['test'], y_test, rule='topg', param=9, real_ratio=real_ratio),
                'baseline_unseen_ngram': _ngram_baseline(part, y_test, real_ratio), 'real_ratio': real_ratio,
                'train': _train_summary(model, train_s),
@@ -150,7 +144,7 @@ def train_base_model(run_dir, config:DetectorConfig|None=None, verbose:bool=Fals
     model.save(run/'models'/'base_model')
     update_metrics(run, 'detection', metrics); write_workflows(run, cfg.workflow_support)
     write_parameter_model(run, max_epochs=cfg.max_epochs, patience=cfg.patience, fpr=cfg.value_fpr, seed=cfg.seed,
-                          labels=cfg.selection == 'fit', key_flags=model.predict(scores=sc_all))
+                          labels=selection == 'fit', key_flags=model.predict(scores=sc_all))
     return model, metrics
 
 # %% ../nbs/17_stages.ipynb #638b42b1

@@ -85,3 +85,15 @@ def test_random_session_lines_raise_nothing_but_data_error(tmp_path, lines, read
     p = tmp_path/'fuzz'; p.write_text(head + '\n'.join(f'{i},{l}' if reader == 'sessions.csv' else l
                                                        for i, l in enumerate(lines)) + '\n')
     _read_or_data_error(reader, p)
+
+
+def test_a_described_labels_or_types_file_gives_each_session_one_row(tmp_path):
+    "A row repeated as it is is harmless; an id given two different rows is refused at the second, with its line."
+    from deeplog_mc.specs import labels_table, types_table
+    (tmp_path/'l.csv').write_text('id,label,type\na,1,disk\nb,0,\na,1,disk\nb,1,net\n')
+    with pytest.raises(DataError, match=r"l\.csv, line 5: expected one row per session id, got \"'b' again"):
+        labels_table({'labels': {'path': 'l.csv', 'id': 'id', 'label': 'label'}}, tmp_path, 'svc')
+    (tmp_path/'t.csv').write_text('BlockId,TypeName\nx,disk\nx,disk\n')
+    assert types_table({'types': {'path': 't.csv', 'id': 'BlockId', 'type': 'TypeName'}}, tmp_path, 'svc').shape == (1, 2)
+    with pytest.raises(DataError, match=r"t\.csv, line 1: expected a 'Type' column"):
+        types_table({'types': {'path': 't.csv', 'id': 'BlockId', 'type': 'Type'}}, tmp_path, 'svc')

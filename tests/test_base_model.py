@@ -116,3 +116,15 @@ def test_fit_mode_that_flags_everything_and_empty_input():
     m.calibrate('topg', 'fit', fit_scores=sc, fit_labels=[1, 1])     # best F1: flag every session
     assert m.g_ == 0 and m.predict(scores=sc).tolist() == [1, 1]
     assert m.score_events([]).n_sessions == 0 and m.predict([]).tolist() == [] and m.hidden_states([]).shape == (0, 16)
+
+
+def test_fit_without_anomalies_chooses_the_rule_on_val(tmp_path):
+    "A fit split with no labelled anomaly has no F1 to maximise: the stage falls back to val and says so."
+    from deeplog_mc.run import load_sessions, save_sessions
+    prepare_data(tmp_path, seed=1, n_train=150, n_test_normal=60, n_per_type=6)
+    df, _, _ = load_sessions(tmp_path)
+    df.loc[(df.split == 'fit') & (df.label == 1), 'split'] = 'test'      # every labelled anomaly held out
+    save_sessions(df, tmp_path/'data'/'sessions.parquet')
+    _, det = train_base_model(tmp_path, seed=1, max_epochs=4, patience=2)
+    assert det['selection'] == 'val' and det['fit_mode'] is None and 'chosen on val' in det['selection_note']
+    assert det['test']['fpr'] < 0.5 and det['test']['recall'] > 0            # not the flag-everything rule
