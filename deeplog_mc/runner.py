@@ -112,7 +112,8 @@ def headline(metrics:dict) -> dict:
         keys = ('rule', 'param', 'selection', 'selection_note', 'test', 'test_real_ratio')
         h['detection'] = {k: det[k] for k in keys if det.get(k) is not None}
     if t := metrics.get('typing'):
-        h['typing'] = {'k': t.get('k'), **({'skipped': t['skipped']} if t.get('skipped') else {'test': t.get('test')})}
+        h['typing'] = {'k': t.get('k'), **({'k_note': t['k_note']} if t.get('k_note') else {}),
+                       **({'skipped': t['skipped']} if t.get('skipped') else {'test': t.get('test')})}
     if (c := metrics.get('classifier')) and c.get('skipped'): h['classifier'] = {'skipped': c['skipped']}
     elif c:
         def pick(t):

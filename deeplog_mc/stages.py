@@ -269,7 +269,9 @@ def _typing_summary(cfg, clu, fit_m, test_m, names, figures) -> dict:
             'merge_twins': cfg.merge_twins, 'twin_key_vectors': len(clu.twin_keys_), 'k_before_twins': clu.k_clustered_,
             'rule': rule, 'clustered_fit': int(fit_m.sum()), 'assigned_test': int(test_m.sum()),
             'names': {str(c): n for c, n in names.items()}, 'fit': types['fit'], 'test': types['test'],
-            'cluster_to_type': {str(c): t for c, t in types['map'].items()}}
+            'cluster_to_type': {str(c): t for c, t in types['map'].items()},
+            **({'k_note': f'k = {cfg.k} asked, {clu.k_clustered_} found'} if cfg.k and clu.k_clustered_ != cfg.k
+               else {})}
 
 # %% ../nbs/17_stages.ipynb #ec65f041
 def _no_types(run, cfg, df, n_fit:int, t0:float) -> dict:

@@ -77,6 +77,13 @@ def test_profiles_name_the_planted_key_of_a_planted_type(run):
     assert any(ln.split()[1] in planted for ln in marked), card
 
 
+def test_a_k_the_anomalies_cannot_give_is_said(run):
+    "Asked for more types than the anomalies' fine clusters allow, the stage types what it can and says so."
+    typ = cluster_anomalies(run, seed=0, baselines=False, k=500, n_fine=10)
+    assert typ['k'] <= 10 and typ['k_note'] == f"k = 500 asked, {typ['k_before_twins']} found"
+    assert 'k_note' not in cluster_anomalies(run, seed=0, baselines=False, k=3)
+
+
 def test_mapping_merges_clusters_and_a_bad_mapping_is_a_clear_error(run):
     typ = cluster_anomalies(run, seed=0, baselines=False)
     (run/'models'/'cluster_mapping.yaml').write_text('0: merged type\n1: merged type\n')
