@@ -114,7 +114,8 @@ def _strat_cut(keys:pd.Series, frac:float, rng) -> np.ndarray:
     "Boolean mask choosing about `frac` of each stratum of `keys`."
     mask, pos = np.zeros(len(keys), bool), np.arange(len(keys))
     groups = [np.asarray(idx) for _, idx in sorted(pd.Series(pos).groupby(keys.to_numpy(), sort=True).groups.items())]
-    for idx in [g for g in groups if len(g) >= 2] + [np.concatenate([g for g in groups if len(g) == 1] or [pos[:0]])]:
+    singles = [g for g in groups if len(g) == 1]                   # cut last, together, as one stratum
+    for idx in [g for g in groups if len(g) >= 2] + ([np.concatenate(singles)] if singles else []):
         idx = rng.permutation(idx); k = int(round(len(idx)*frac))
         if len(idx) >= 2: k = min(max(k, 1), len(idx)-1)
         mask[idx[:k]] = True

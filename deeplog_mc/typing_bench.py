@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.feature_extraction.text import CountVectorizer
 
 from .core import read_json, write_json, write_parquet
 from .config import DataConfig, DetectorConfig, PRESETS, TypingConfig
@@ -109,7 +110,6 @@ def typed_scores(F:pd.DataFrame, df:pd.DataFrame, masks, config:TypingConfig, by
 # %% ../nbs/24_typing_bench.ipynb #caf80867
 def event_ngrams(sessions, n:int=3, min_sessions:int=2) -> np.ndarray:
     "Per session, the count of every run of 1 to `n` consecutive keys that occurs in at least `min_sessions` sessions."
-    from sklearn.feature_extraction.text import CountVectorizer
     docs = [' '.join(str(k) for k in np.asarray(s).tolist()) for s in sessions]
     cv = CountVectorizer(ngram_range=(1, n), min_df=min_sessions, token_pattern=r'\S+', lowercase=False)
     return cv.fit_transform(docs).toarray().astype(np.float64)
